@@ -1,0 +1,111 @@
+"""What every decoder distribution and likelihood module shares.
+
+Two layers, as in torch.distributions / TFP on one side and a Flax decoder head on the other:
+
+* A *distribution* (``Bernoulli``, ``ContinuousBernoulli``, ``Normal``, ``Beta``) is an immutable
+  pytree of parameter arrays. Everything is elementwise and broadcasts like numpy; ``log_prob``
+  returns one value per pixel. Distributions are safe to create and return under ``jit``, ``vmap``
+  and ``grad`` and keep the dtype of their parameters (float32 or float64).
+* A *likelihood module* is a ``flax.linen`` module that turns the decoder's raw output (and its own
+  learned parameters, if any) into a distribution, and sums the per-pixel log density into one
+  reconstruction log-likelihood per example, in nats. Never a mean over pixels: the ELBO is a sum.
+
+Decoder output layout: ``raw`` has shape ``batch + event_shape + (num_outputs,)`` (channels last),
+``x`` has shape ``batch + event_shape``; ``event_ndims`` (default 2: a 28x28 image) says how many
+trailing axes of ``x`` make one example.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+LOG2 = math.log(2.0)
+
+
+def float_dtype(*arrays) -> jnp.dtype:
+  """The floating dtype the arrays promote to (at least float32; float64 when x64 is on)."""
+  return jnp.result_type(*arrays, jnp.float32)
+
+
+class Distribution:
+  """Base class: elementwise distribution over pixel values.
+
+  Subclasses are ``flax.struct.dataclass``es holding parameter arrays and implement ``log_prob``,
+  ``mean``, ``variance``, ``sample`` and, where one exists in closed form, ``cdf``.
+  """
+
+  def log_prob(self, x):
+    raise NotImplementedError
+
+  def mean(self):
+    raise NotImplementedError
+
+  def variance(self):
+    raise NotImplementedError
+
+  def stddev(self):
+    return jnp.sqrt(self.variance())
+
+  def sample(self, key: jax.Array, sample_shape=()):
+    raise NotImplementedError
+
+  def cdf(self, x):
+    raise NotImplementedError(f"{type(self).__name__} has no closed-form cdf")
+
+  @property
+  def batch_shape(self) -> tuple[int, ...]:
+    leaves = jax.tree_util.tree_leaves(self)
+    return jnp.broadcast_shapes(*(jnp.shape(leaf) for leaf in leaves))
+
+  @property
+  def has_cdf(self) -> bool:
+    return type(self).cdf is not Distribution.cdf
+
+
+def sum_event(values: jax.Array, event_ndims: int) -> jax.Array:
+  """Sums the trailing ``event_ndims`` axes: per-pixel values -> one value per example."""
+  if event_ndims == 0:
+    return values
+  return jnp.sum(values, axis=tuple(range(-event_ndims, 0)))
+
+
+class Likelihood(nn.Module):
+  """A decoder head: raw decoder output -> distribution over pixels -> log p(x | z) per example.
+
+  Subclasses set ``num_outputs`` (raw decoder values per pixel) and implement ``distribution``.
+  ``train`` matters only to likelihoods with batch statistics (``gaussian`` with ``sigma='optimal'``).
+  """
+
+  event_ndims: int = 2
+  # Decoder outputs per pixel; a property in subclasses whose count depends on their options.
+  num_outputs: ClassVar[int] = 1
+  # The parameter a plot shows for this decoder besides its mean (Bernoulli's lambda, say): name.
+  display_name: ClassVar[str] = "mean"
+
+  def distribution(self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False
+                   ) -> Distribution:
+    raise NotImplementedError
+
+  def __call__(self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False
+               ) -> Distribution:
+    expected = self.outputs_per_pixel()
+    if raw.shape[-1] != expected:
+      raise ValueError(f"{type(self).__name__} expects {expected} decoder output(s) per pixel "
+                       f"(last axis), got raw of shape {raw.shape}")
+    return self.distribution(raw, x, train=train)
+
+  def outputs_per_pixel(self) -> int:
+    return self.num_outputs
+
+  def log_likelihood(self, raw: jax.Array, x: jax.Array, *, train: bool = False) -> jax.Array:
+    """log p(x | decoder output), summed over the pixels of each example (nats)."""
+    return sum_event(self(raw, x, train=train).log_prob(x), self.event_ndims)
+
+  def display(self, raw: jax.Array) -> jax.Array:
+    """The image a figure shows besides the mean (Bernoulli/CB: lambda). Default: the mean."""
+    return self(raw).mean()

@@ -1,0 +1,142 @@
+r"""Gaussian decoder: "MSE" and its calibrated versions (Rybkin et al. 2021, sigma-VAE).
+
+Density on the real line, elementwise:
+
+.. math::
+   \log \mathcal N(x \mid \mu, \sigma) = -\frac{(x-\mu)^2}{2\sigma^2} - \log\sigma - \tfrac12\log 2\pi,
+   \qquad F(x) = \Phi\!\left(\frac{x - \mu}{\sigma}\right).
+
+Mean :math:`\mu`, variance :math:`\sigma^2`. With :math:`\sigma^2 = 1/2` the negative
+log-likelihood of an image is exactly the summed squared error plus
+:math:`\tfrac D2 \log \pi`: the "MSE" model is a Gaussian with a fixed sigma.
+
+Sigma modes of ``GaussianLikelihood`` (the ``sigma`` option):
+
+* ``fixed``: sigma given (``fixed_sigma``, default sqrt(1/2)), nothing learned.
+* ``shared``: one learned log sigma for all pixels.
+* ``per_pixel``: a learned log sigma per pixel, independent of z.
+* ``decoder``: the decoder outputs a second channel, log sigma per pixel (depends on z).
+* ``optimal``: during training sigma^2 = the batch mean squared error over all examples and pixels,
+  the maximum-likelihood sigma for the batch (sigma-VAE's analytic solution); a debiased running
+  average of it (collection ``likelihood_stats``) is the sigma used for evaluation, so a test
+  image's likelihood never depends on the other test images.
+
+Numerically delicate region: **sigma collapse**. Every learned log sigma passes through the
+sigma-VAE soft lower bound ``min + softplus(v - min)`` with ``min = log_sigma_min`` (default -6,
+their value), so log sigma stays above it smoothly, with gradients everywhere. The mean is either
+``sigmoid``-bounded to (0, 1) or unbounded (``mean='identity'``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import ndtr, ndtri
+
+from likelihoods.base import Distribution, Likelihood, float_dtype
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+SIGMA_MODES = ("fixed", "shared", "per_pixel", "decoder", "optimal")
+MEAN_ACTIVATIONS = ("sigmoid", "identity")
+
+
+@flax.struct.dataclass
+class Normal(Distribution):
+  """Normal(loc, scale), elementwise."""
+
+  loc: jax.Array
+  scale: jax.Array
+
+  def log_prob(self, x):
+    dtype = float_dtype(self.loc, self.scale, x)
+    z = (jnp.asarray(x, dtype) - self.loc) / self.scale
+    return -0.5 * z * z - jnp.log(self.scale) - HALF_LOG_2PI
+
+  def mean(self):
+    return jnp.broadcast_to(self.loc, self.batch_shape)
+
+  def variance(self):
+    return jnp.broadcast_to(jnp.square(self.scale), self.batch_shape)
+
+  def sample(self, key, sample_shape=()):
+    shape = tuple(sample_shape) + self.batch_shape
+    eps = jax.random.normal(key, shape, dtype=float_dtype(self.loc, self.scale))
+    return self.loc + self.scale * eps
+
+  def cdf(self, x):
+    return ndtr((jnp.asarray(x, float_dtype(self.loc, self.scale, x)) - self.loc) / self.scale)
+
+  def icdf(self, u):
+    return self.loc + self.scale * ndtri(jnp.asarray(u, float_dtype(self.loc, self.scale, u)))
+
+
+def soft_clip_log_sigma(v: jax.Array, log_sigma_min: float) -> jax.Array:
+  """sigma-VAE's soft lower bound: min + softplus(v - min) > min, ~v when v >> min."""
+  return log_sigma_min + jax.nn.softplus(v - log_sigma_min)
+
+
+class GaussianLikelihood(Likelihood):
+  """``gaussian``: Normal(mean(raw), sigma) with sigma chosen by ``sigma`` (see module docstring)."""
+
+  sigma: str = "shared"
+  mean: str = "sigmoid"
+  fixed_sigma: float = math.sqrt(0.5)
+  log_sigma_min: float = -6.0
+  init_log_sigma: float = 0.0
+  stats_momentum: float = 0.99
+
+  display_name = "mean"
+
+  def outputs_per_pixel(self) -> int:
+    return 2 if self.sigma == "decoder" else 1
+
+  def _loc(self, raw):
+    return jax.nn.sigmoid(raw[..., 0]) if self.mean == "sigmoid" else raw[..., 0]
+
+  @nn.compact
+  def distribution(self, raw, x=None, *, train=False):
+    if self.sigma not in SIGMA_MODES:
+      raise ValueError(f"gaussian: sigma={self.sigma!r} is not one of {SIGMA_MODES}")
+    if self.mean not in MEAN_ACTIVATIONS:
+      raise ValueError(f"gaussian: mean={self.mean!r} is not one of {MEAN_ACTIVATIONS}")
+    loc = self._loc(raw)
+    event_shape = raw.shape[raw.ndim - 1 - self.event_ndims:-1]
+    if self.sigma == "fixed":
+      if not self.fixed_sigma > 0:
+        raise ValueError(f"gaussian: fixed_sigma={self.fixed_sigma} must be > 0")
+      log_sigma = jnp.full((), math.log(self.fixed_sigma), loc.dtype)
+    elif self.sigma == "shared":
+      log_sigma = self.param("log_sigma", nn.initializers.constant(self.init_log_sigma), ())
+    elif self.sigma == "per_pixel":
+      log_sigma = self.param("log_sigma", nn.initializers.constant(self.init_log_sigma), event_shape)
+    elif self.sigma == "decoder":
+      log_sigma = raw[..., 1]
+    else:  # optimal
+      log_sigma = self._optimal_log_sigma(loc, x, train)
+    if self.sigma != "fixed":
+      log_sigma = soft_clip_log_sigma(log_sigma, self.log_sigma_min)
+    return Normal(loc=loc, scale=jnp.exp(log_sigma).astype(loc.dtype))
+
+  def _optimal_log_sigma(self, loc, x, train):
+    # Debiased running average of the batch MSE: sigma^2_eval = ema / weight.
+    ema = self.variable("likelihood_stats", "mse_ema", lambda: jnp.zeros((), jnp.float32))
+    weight = self.variable("likelihood_stats", "mse_weight", lambda: jnp.zeros((), jnp.float32))
+    if train:
+      if x is None:
+        raise ValueError("gaussian(sigma='optimal') needs the data x to compute sigma in training")
+      mse = jnp.mean(jnp.square(jnp.asarray(x, loc.dtype) - loc))
+      if not self.is_initializing():
+        m = self.stats_momentum
+        ema.value = m * ema.value + (1 - m) * jax.lax.stop_gradient(mse).astype(jnp.float32)
+        weight.value = m * weight.value + (1 - m)
+      # max(): sigma^2 = 0 (a perfect batch) would give log 0 and a NaN gradient through the clip.
+      return 0.5 * jnp.log(jnp.maximum(mse, jnp.finfo(loc.dtype).tiny))
+    running = jnp.where(weight.value > 0, ema.value / jnp.maximum(weight.value, 1e-12), 1.0)
+    return 0.5 * jnp.log(running).astype(loc.dtype)
+
+  def display(self, raw):
+    return self._loc(raw)
