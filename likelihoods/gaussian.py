@@ -46,15 +46,26 @@ MEAN_ACTIVATIONS = ("sigmoid", "identity")
 
 @flax.struct.dataclass
 class Normal(Distribution):
-  """Normal(loc, scale), elementwise."""
+  """Normal(loc, scale), elementwise.
+
+  ``log_scale`` (optional, = log(scale)) lets ``log_prob`` work from the log: finite, with finite
+  gradients, even where ``scale = exp(log_scale)`` overflows (a decoder log sigma of 1e4, say);
+  ``GaussianLikelihood`` passes it.
+  """
 
   loc: jax.Array
   scale: jax.Array
+  log_scale: jax.Array | None = None
 
   def log_prob(self, x):
     dtype = float_dtype(self.loc, self.scale, x)
-    z = (jnp.asarray(x, dtype) - self.loc) / self.scale
-    return -0.5 * z * z - jnp.log(self.scale) - HALF_LOG_2PI
+    if self.log_scale is None:
+      z = (jnp.asarray(x, dtype) - self.loc) / self.scale
+      log_scale = jnp.log(self.scale)
+    else:
+      z = (jnp.asarray(x, dtype) - self.loc) * jnp.exp(-self.log_scale)
+      log_scale = self.log_scale
+    return -0.5 * z * z - log_scale - HALF_LOG_2PI
 
   def mean(self):
     return jnp.broadcast_to(self.loc, self.batch_shape)
@@ -119,7 +130,9 @@ class GaussianLikelihood(Likelihood):
       log_sigma = self._optimal_log_sigma(loc, x, train)
     if self.sigma != "fixed":
       log_sigma = soft_clip_log_sigma(log_sigma, self.log_sigma_min)
-    return Normal(loc=loc, scale=jnp.exp(log_sigma).astype(loc.dtype))
+    log_sigma = jnp.asarray(log_sigma, loc.dtype)
+    # log_scale: the log-likelihood stays finite where exp(log sigma) overflows (decoder output 1e4).
+    return Normal(loc=loc, scale=jnp.exp(log_sigma), log_scale=log_sigma)
 
   def _optimal_log_sigma(self, loc, x, train):
     # Debiased running average of the batch MSE: sigma^2_eval = ema / weight.

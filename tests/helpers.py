@@ -1,0 +1,51 @@
+"""Small shared pieces of the tests: a tiny config and workdir comparisons."""
+
+import os
+
+import numpy as np
+
+from experiments.configs import default
+from vae import checkpoints as ckpt
+from vae import train
+
+
+def tiny_config(likelihood="bernoulli", **options):
+  """A config that trains in about a second: small MLP, a few hundred real MNIST images."""
+  c = default.get_config()
+  c.likelihood = likelihood
+  c.likelihood_options = options
+  c.model.hidden = (32,)
+  c.model.latent_dim = 4
+  c.data.train_size = 256
+  c.data.test_size = 200
+  c.batch_size = 64
+  c.eval_batch_size = 40
+  c.num_epochs = 2
+  c.progress_bar = False
+  return c
+
+
+def final_arrays(workdir, epoch=None):
+  """The leaves of the checkpointed TrainState of ``epoch`` (default: latest), as numpy."""
+  import jax
+  from vae import steps
+  from vae.model import build_model
+  config = ckpt.load_config(workdir)
+  model = build_model(config)
+  tx = steps.make_optimizer(config, steps.steps_per_epoch(config, config.data.train_size))
+  like = steps.init_states(model, tx, config)
+  mngr = ckpt.manager(workdir, read_only=True)
+  _, state = ckpt.restore(mngr, like, epoch)
+  return [np.asarray(x) for x in jax.tree.leaves(state)]
+
+
+def metrics_without_timing(workdir):
+  rows = ckpt.read_metrics(workdir)
+  for r in rows:
+    for k in ("seconds", "images_per_second", "compile_seconds"):
+      r.pop(k, None)
+  return rows
+
+
+def run(config, workdir):
+  return train.train_and_evaluate(config, os.fspath(workdir))
