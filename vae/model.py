@@ -113,12 +113,18 @@ class VAE(nn.Module):
   decoder: Decoder
   likelihood: likelihoods.Likelihood
 
-  def __call__(self, x, *, train: bool = False, num_samples: int = 1):
+  def __call__(self, x, *, train: bool = False, num_samples: int = 1, score=None, target=None):
+    """The bound's pieces for x [B, 28, 28]. ``score(dist, target) -> [K, B]`` replaces
+    log p(x | z) (evaluation under another measure: a discretized likelihood of the 8-bit
+    ``target``, a reinterpreted decoder); the encoder still sees ``x``."""
     mean, std = self.encode(x, train=train)
     q = Normal(loc=mean, scale=std)
     z = q.sample(self.make_rng("sample"), (num_samples,))               # [K, B, L]
     raw = self.decoder(z, train=train)                                   # [K, B, 28, 28, P]
-    log_px_z = self.likelihood.log_likelihood(raw, x, train=train)       # [K, B]
+    if score is None:
+      log_px_z = self.likelihood.log_likelihood(raw, x, train=train)     # [K, B]
+    else:
+      log_px_z = score(self.likelihood(raw, train=False), target)
     log_pz = jnp.sum(Normal(jnp.zeros((), z.dtype), jnp.ones((), z.dtype)).log_prob(z), -1)
     log_qz_x = jnp.sum(q.log_prob(z), -1)
     kl = 0.5 * jnp.sum(jnp.square(mean) + jnp.square(std) - 1.0 - 2.0 * jnp.log(std), -1)

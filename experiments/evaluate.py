@@ -1,0 +1,37 @@
+"""Evaluate a trained run (any likelihood) on the test set; writes eval.json and figures.
+
+    python -m experiments.evaluate --workdir runs/cb [--step 10] [--eval.num_importance_samples=5000]
+
+Restores on whatever devices are present; on a run still training, evaluates its latest complete
+checkpoint. Settings: ``vae.evaluate.default_config()``.
+"""
+
+import json
+import logging
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from vae import evaluate
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Training workdir to evaluate.")
+flags.DEFINE_integer("step", None, "Epoch of the checkpoint (default: the latest complete one).")
+flags.DEFINE_bool("force", False, "Re-evaluate even if this epoch was evaluated with these settings.")
+config_flags.DEFINE_config_dict("eval", evaluate.default_config(), "Evaluation settings.")
+flags.mark_flag_as_required("workdir")
+
+
+def main(argv):
+  del argv
+  logging.getLogger().setLevel(logging.INFO)
+  try:
+    result = evaluate.evaluate_workdir(FLAGS.workdir, FLAGS.step, FLAGS.eval, force=FLAGS.force)
+  except (FileNotFoundError, ValueError) as e:
+    sys.exit(f"error: {e}")
+  print(json.dumps(evaluate.headline(result), indent=1))
+
+
+if __name__ == "__main__":
+  app.run(main)

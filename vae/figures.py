@@ -1,0 +1,60 @@
+"""Evaluation figures: reconstructions, samples, and the intensity-bias plots (PNG)."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vae import images  # noqa: E402
+
+NUM_SHOWN = 32
+
+
+def eval_figures(out_dir: str, run, arrays: dict, result: dict) -> None:
+  """reconstructions.png, samples.png and intensity.png for one evaluated seed."""
+  x = arrays["x"][:NUM_SHOWN]
+  name = run.model.likelihood.display_name
+  panels = {"data": x, "reconstruction mean": arrays["recon_mean"][:NUM_SHOWN]}
+  if name != "mean":
+    panels[f"reconstruction {name}"] = arrays["recon_display"][:NUM_SHOWN]
+  images.save_panels(os.path.join(out_dir, "reconstructions.png"), panels)
+  gen = arrays.get("generated")
+  if gen is None:
+    key = jax.random.PRNGKey(0)
+    gen = {"means": np.asarray(run.sample(key, NUM_SHOWN)),
+           "draws": np.asarray(run.sample(key, NUM_SHOWN, from_decoder=True))}
+  images.save_panels(os.path.join(out_dir, "samples.png"),
+                     {"sample mean": gen["means"][:NUM_SHOWN], "sample": gen["draws"][:NUM_SHOWN]})
+  fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+  intensity_axes(axes, {run.config.likelihood: result["intensity"]["mean"]})
+  fig.tight_layout()
+  fig.savefig(os.path.join(out_dir, "intensity.png"), dpi=110)
+  plt.close(fig)
+
+
+def intensity_axes(axes, reports: dict, data_label: str = "data") -> None:
+  """Left: mean signed reconstruction error by true intensity; right: intensity histograms."""
+  ax_err, ax_hist = axes
+  first = next(iter(reports.values()))
+  edges = np.asarray(first["error_by_intensity"]["bin_edges"])
+  centers = (edges[:-1] + edges[1:]) / 2
+  for label, rep in reports.items():
+    ax_err.plot(centers, rep["error_by_intensity"]["mean_signed_error"], marker="o", ms=3,
+                label=label)
+  ax_err.axhline(0, color="k", lw=0.6)
+  ax_err.set(xlabel="true pixel intensity", ylabel="mean signed error (recon - x)",
+             title="reconstruction error by intensity")
+  h_edges = np.asarray(first["histogram"]["bin_edges"])
+  ax_hist.stairs(first["histogram"]["data"], h_edges, label=data_label, color="k", lw=1.5)
+  for label, rep in reports.items():
+    ax_hist.stairs(rep["histogram"]["reconstruction"], h_edges, label=label)
+  ax_hist.set(yscale="log", xlabel="intensity", ylabel="density",
+              title="reconstructed intensities")
+  for ax in axes:
+    ax.legend(fontsize=7)

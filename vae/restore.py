@@ -1,0 +1,132 @@
+"""Load a trained run from its workdir, for notebooks and evaluation.
+
+    import vae
+    run = vae.load("runs/cb")                  # latest complete checkpoint, seed 0
+    mean, std = run.encode(x)                  # x: [B, 28, 28] in [0, 1]
+    dist = run.decode(z)                       # a likelihoods.Distribution over pixels
+    recon = run.reconstruct(x).mean()
+    images = run.sample(jax.random.PRNGKey(0), 64)            # decoder means at z ~ p(z)
+    ll = run.log_likelihood(x, jax.random.PRNGKey(1), num_samples=1000)  # IW estimate, nats
+
+Checkpoints restore on whatever devices are present (a checkpoint written on a TPU or under 8
+devices restores on one CPU): arrays are placed replicated on the current devices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from vae import checkpoints as ckpt
+from vae import objective, steps
+from vae.model import VAE, build_model
+
+
+@dataclasses.dataclass
+class Run:
+  """A trained model: config, model and the variables of one seed, with jitted helpers."""
+
+  config: ml_collections.ConfigDict
+  model: VAE
+  variables: dict           # {"params": ..., "likelihood_stats": ...} of the selected seed
+  epoch: int
+  seed: int
+  workdir: str
+  states: steps.TrainState  # all seeds (leading axis), as restored
+
+  def with_seed(self, seed: int) -> "Run":
+    """The same run, another of its vmapped seeds (0 .. num_seeds - 1)."""
+    return dataclasses.replace(self, seed=seed, variables=_seed_variables(self.states, seed))
+
+  @functools.cached_property
+  def _fns(self):
+    model = self.model
+
+    @jax.jit
+    def encode(variables, x):
+      return model.apply(variables, x, method=VAE.encode)
+
+    @jax.jit
+    def decode(variables, z):
+      return model.apply(variables, z, method=VAE.decode)
+
+    @jax.jit
+    def display(variables, z):
+      return model.apply(variables, z, method=VAE.decode_display)
+
+    @functools.partial(jax.jit, static_argnames=("num_samples", "score"))
+    def pieces(variables, x, key, num_samples, score=None, target=None):
+      return model.apply(variables, x, num_samples=num_samples, score=score, target=target,
+                         rngs={"sample": key})
+
+    return encode, decode, display, pieces
+
+  def encode(self, x):
+    """(mean, std) of q(z | x)."""
+    return self._fns[0](self.variables, x)
+
+  def decode(self, z):
+    """p(x | z) as a distribution (mean(), sample(key), log_prob(x), cdf(x) where it exists)."""
+    return self._fns[1](self.variables, z)
+
+  def display(self, z):
+    """The decoder's display parameter (lambda for Bernoulli/CB, else the mean)."""
+    return self._fns[2](self.variables, z)
+
+  def reconstruct(self, x):
+    """p(x | z = E_q[z | x]): the decoder distribution at the posterior mean."""
+    return self.decode(self.encode(x)[0])
+
+  def sample(self, key, num: int, *, from_decoder: bool = False):
+    """Images from the prior: decoder means at z ~ p(z), or draws of p(x | z) if from_decoder."""
+    k_z, k_x = jax.random.split(key)
+    z = jax.random.normal(k_z, (num, self.config.model.latent_dim))
+    dist = self.decode(z)
+    return dist.sample(k_x) if from_decoder else dist.mean()
+
+  def elbo(self, x, key, num_samples: int = 1):
+    """Per-image ELBO (analytic KL) under the run's own likelihood, nats."""
+    return objective.elbo(self.pieces(x, key, num_samples))
+
+  def log_likelihood(self, x, key, num_samples: int = 1000, *, score=None, target=None,
+                     chunk: int = 100, batch_size: int = 100):
+    """Importance-weighted estimate of log p(x) per image (nats), K = num_samples in chunks.
+
+    ``score``/``target``: evaluate another measure (see ``vae.metrics`` scores)."""
+    from vae import metrics
+    return metrics.iw_log_likelihood(self._fns[3], self.variables, x, key, num_samples,
+                                     score=score, target=target, chunk=chunk,
+                                     batch_size=batch_size)
+
+  def pieces(self, x, key, num_samples: int = 1, *, score=None, target=None):
+    """The bound's per-sample pieces (see ``vae.model.VAE``)."""
+    return self._fns[3](self.variables, x, key, num_samples, score, target)
+
+
+def _seed_variables(states: steps.TrainState, seed: int) -> dict:
+  num = jax.tree.leaves(states.params)[0].shape[0]
+  if not 0 <= seed < num:
+    raise ValueError(f"seed={seed} is not one of this run's seeds 0..{num - 1}")
+  pick = lambda tree: jax.tree.map(lambda a: a[seed], tree)
+  return {"params": pick(states.params), **pick(states.stats)}
+
+
+def load(workdir: str, step: int | None = None, seed: int = 0) -> Run:
+  """The run in ``workdir`` at epoch ``step`` (default: the latest complete checkpoint)."""
+  config = ckpt.load_config(workdir)
+  model = build_model(config)
+  mesh = steps.make_mesh()
+  num_train = config.data.train_size or 60000
+  tx = steps.make_optimizer(config, steps.steps_per_epoch(config, num_train))
+  like = jax.eval_shape(lambda: steps.init_states(model, tx, config))
+  like = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
+                                                     sharding=steps.replicated(mesh)), like)
+  mngr = ckpt.manager(workdir, read_only=True)
+  epoch, states = ckpt.restore(mngr, like, step)
+  mngr.close()
+  return Run(config=config, model=model, variables=_seed_variables(states, seed), epoch=epoch,
+             seed=seed, workdir=workdir, states=states)
