@@ -14,6 +14,8 @@ import time
 import jax
 import jax.numpy as jnp
 from absl import app, flags
+
+import experiments
 from ml_collections import config_flags
 
 from vae import steps, train
@@ -54,6 +56,7 @@ def benchmark(config, epochs: int) -> dict:
 
 def main(argv):
   del argv
+  experiments.setup()
   print(json.dumps(benchmark(FLAGS.config, FLAGS.epochs)))
 
 

@@ -7,10 +7,11 @@ checkpoint. Settings: ``vae.evaluate.default_config()``.
 """
 
 import json
-import logging
 import sys
 
 from absl import app, flags
+
+import experiments
 from ml_collections import config_flags
 
 from vae import evaluate
@@ -25,7 +26,7 @@ flags.mark_flag_as_required("workdir")
 
 def main(argv):
   del argv
-  logging.getLogger().setLevel(logging.INFO)
+  experiments.setup()
   try:
     result = evaluate.evaluate_workdir(FLAGS.workdir, FLAGS.step, FLAGS.eval, force=FLAGS.force)
   except (FileNotFoundError, ValueError) as e:

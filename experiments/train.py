@@ -6,10 +6,11 @@
 Re-running the same command resumes from the latest checkpoint in the workdir.
 """
 
-import logging
 import sys
 
 from absl import app, flags
+
+import experiments
 from ml_collections import config_flags
 
 from vae import checkpoints, steps, train
@@ -22,7 +23,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  logging.getLogger().setLevel(logging.INFO)
+  experiments.setup()
   try:
     result = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except (checkpoints.ConfigMismatchError, steps.NonFiniteLossError, ValueError) as e:

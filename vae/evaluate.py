@@ -45,6 +45,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.sample_quality = True           # inception score / Frechet distance (needs the classifier)
   c.num_generated = 10000           # generated images for sample quality
   c.classifier_dir = ""             # "" -> $MNIST_CLASSIFIER_DIR or the user cache
+  c.classifier_min_accuracy = 0.99  # refuse a cached classifier below this test accuracy
   c.seed = 0                        # randomness of the estimates (z draws, samples)
   c.figures = True
   return c
@@ -65,9 +66,13 @@ def evaluate_run(run: Run, config, test_u8, test_labels, train_u8, train_labels,
   # 1. The run's own objective on its own test inputs (the protocol applied with a fixed key).
   x = train.test_inputs(run.config, test_u8)
   t = time.perf_counter()
+  bs = config.batch_size
   res["elbo"] = _stat(_batched(lambda xb, i: run.elbo(xb, jax.random.fold_in(keys["elbo"], i)),
-                               x, config.batch_size))
-  res["iw_log_likelihood"] = _stat(run.log_likelihood(x, keys["iw"], K, **iw))
+                               x, bs))
+  # score=own_density is log p(x|z) of the run's likelihood (eval mode): the same compiled program
+  # as the common measure below, which only changes the data.
+  res["iw_log_likelihood"] = _stat(run.log_likelihood(x, keys["iw"], K, score=metrics.own_density,
+                                                      target=x, **iw))
   timings["iw_log_likelihood"] = time.perf_counter() - t
 
   # 2. The common measure: every decoder's density at the same dequantized test set.
@@ -104,17 +109,17 @@ def evaluate_run(run: Run, config, test_u8, test_labels, train_u8, train_labels,
 
   # 4. Latent quality.
   t = time.perf_counter()
-  test_means = np.asarray(_batched(lambda xb, i: run.encode(xb)[0], x, config.batch_size))
-  train_x = _protocol_inputs(run, train_u8)
-  train_means = np.asarray(_batched(lambda xb, i: run.encode(xb)[0], train_x, 1000))
+  test_means = np.asarray(_batched(lambda xb, i: run.encode(xb)[0], x, bs))
+  train_means = np.asarray(_batched(lambda xb, i: run.encode(xb)[0],
+                                    train.test_inputs(run.config, train_u8), bs))
   res["knn_accuracy"] = metrics.knn_accuracy(train_means, train_labels, test_means, test_labels,
                                              config.knn_k)
   res["active_units"] = metrics.active_units(test_means)
   timings["latents"] = time.perf_counter() - t
 
   # 5. The seeds' question: intensity bias and blur, for the mean and the display parameter.
-  recon_mean = np.asarray(_batched(lambda xb, i: run.decode(run.encode(xb)[0]).mean(), x, 1000))
-  recon_disp = np.asarray(_batched(lambda xb, i: run.display(run.encode(xb)[0]), x, 1000))
+  recon_mean = np.asarray(_batched(lambda xb, i: run.decode(run.encode(xb)[0]).mean(), x, bs))
+  recon_disp = np.asarray(_batched(lambda xb, i: run.display(run.encode(xb)[0]), x, bs))
   res["intensity"] = {"mean": metrics.intensity_report(x, recon_mean),
                       "display": metrics.intensity_report(x, recon_disp),
                       "display_parameter": run.model.likelihood.display_name}
@@ -131,22 +136,20 @@ def evaluate_run(run: Run, config, test_u8, test_labels, train_u8, train_labels,
                "generated": gen}
 
 
-def _protocol_inputs(run: Run, images_u8):
-  return train.test_inputs(run.config, images_u8)
-
-
 def _batched(fn, x, batch_size: int):
-  outs = [fn(x[s:s + batch_size], i) for i, s in enumerate(range(0, x.shape[0], batch_size))]
-  return np.concatenate([np.asarray(o) for o in outs])
+  """fn over fixed-size batches of x (the last one padded), so each function compiles once."""
+  n = x.shape[0]
+  outs = [np.asarray(fn(metrics.pad_to(x[s:s + batch_size], batch_size), i))[:min(batch_size, n - s)]
+          for i, s in enumerate(range(0, n, batch_size))]
+  return np.concatenate(outs)
 
 
 def _generate(run: Run, key, num: int) -> dict:
-  k_means, k_draws = jax.random.split(key)
-  chunks = [(run.sample(jax.random.fold_in(k_means, i), min(1000, num - s)),
-             run.sample(jax.random.fold_in(k_means, i), min(1000, num - s), from_decoder=True))
-            for i, s in enumerate(range(0, num, 1000))]
-  means = np.concatenate([np.asarray(m) for m, _ in chunks])
-  draws = np.concatenate([np.asarray(d) for _, d in chunks])
+  chunks = [(run.sample(jax.random.fold_in(key, i), 1000),
+             run.sample(jax.random.fold_in(key, i), 1000, from_decoder=True))
+            for i in range(-(-num // 1000))]
+  means = np.concatenate([np.asarray(m) for m, _ in chunks])[:num]
+  draws = np.concatenate([np.asarray(d) for _, d in chunks])[:num]
   return {"means": np.clip(means, 0, 1), "draws": np.clip(draws, 0, 1)}
 
 
@@ -204,7 +207,8 @@ def evaluate_workdir(workdir: str, step: int | None = None, config=None, *,
   classifier = real = None
   if config.sample_quality:
     from vae import classifier as classifier_lib
-    classifier = classifier_lib.get_classifier(config.classifier_dir or None)
+    classifier = classifier_lib.get_classifier(config.classifier_dir or None,
+                                               min_accuracy=config.classifier_min_accuracy)
     real = real_reference(classifier, test_u8, train_u8)
   t0 = time.perf_counter()
   per_seed, arrays = [], None

@@ -114,15 +114,16 @@ def iw_log_likelihood(pieces, variables, x, key, num_samples: int, *, score=None
   n = x.shape[0]
   out = []
   for i, start in enumerate(range(0, n, batch_size)):
-    xb = _pad(x[start:start + batch_size], batch_size)
-    tb = None if target is None else _pad(target[start:start + batch_size], batch_size)
+    xb = pad_to(x[start:start + batch_size], batch_size)
+    tb = None if target is None else pad_to(target[start:start + batch_size], batch_size)
     ll = _iw_batch(pieces, variables, xb, jax.random.fold_in(key, i), tb, chunk,
                    num_samples // chunk, score)
     out.append(np.asarray(ll)[:min(batch_size, n - start)])
   return np.concatenate(out)
 
 
-def _pad(a, size):
+def pad_to(a, size):
+  """a padded with zeros along axis 0 to ``size`` rows."""
   a = jnp.asarray(a)
   return a if a.shape[0] == size else jnp.pad(a, [(0, size - a.shape[0])] + [(0, 0)] * (a.ndim - 1))
 
@@ -145,7 +146,7 @@ def knn_predict(train, train_labels, queries, k: int = 15, num_classes: int = 10
   if not 1 <= k <= len(train):
     raise ValueError(f"k={k} must be in [1, {len(train)}] (the number of training points)")
   train, labels = jnp.asarray(train, jnp.float32), jnp.asarray(train_labels, jnp.int32)
-  preds = [np.asarray(_knn_chunk(train, labels, _pad(jnp.asarray(queries[s:s + chunk], jnp.float32),
+  preds = [np.asarray(_knn_chunk(train, labels, pad_to(jnp.asarray(queries[s:s + chunk], jnp.float32),
                                                      chunk), k, num_classes))
            for s in range(0, len(queries), chunk)]
   return np.concatenate(preds)[:len(queries)]

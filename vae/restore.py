@@ -42,40 +42,17 @@ class Run:
     """The same run, another of its vmapped seeds (0 .. num_seeds - 1)."""
     return dataclasses.replace(self, seed=seed, variables=_seed_variables(self.states, seed))
 
-  @functools.cached_property
-  def _fns(self):
-    model = self.model
-
-    @jax.jit
-    def encode(variables, x):
-      return model.apply(variables, x, method=VAE.encode)
-
-    @jax.jit
-    def decode(variables, z):
-      return model.apply(variables, z, method=VAE.decode)
-
-    @jax.jit
-    def display(variables, z):
-      return model.apply(variables, z, method=VAE.decode_display)
-
-    @functools.partial(jax.jit, static_argnames=("num_samples", "score"))
-    def pieces(variables, x, key, num_samples, score=None, target=None):
-      return model.apply(variables, x, num_samples=num_samples, score=score, target=target,
-                         rngs={"sample": key})
-
-    return encode, decode, display, pieces
-
   def encode(self, x):
     """(mean, std) of q(z | x)."""
-    return self._fns[0](self.variables, x)
+    return _compiled(self.model)[0](self.variables, x)
 
   def decode(self, z):
     """p(x | z) as a distribution (mean(), sample(key), log_prob(x), cdf(x) where it exists)."""
-    return self._fns[1](self.variables, z)
+    return _compiled(self.model)[1](self.variables, z)
 
   def display(self, z):
     """The decoder's display parameter (lambda for Bernoulli/CB, else the mean)."""
-    return self._fns[2](self.variables, z)
+    return _compiled(self.model)[2](self.variables, z)
 
   def reconstruct(self, x):
     """p(x | z = E_q[z | x]): the decoder distribution at the posterior mean."""
@@ -98,13 +75,37 @@ class Run:
 
     ``score``/``target``: evaluate another measure (see ``vae.metrics`` scores)."""
     from vae import metrics
-    return metrics.iw_log_likelihood(self._fns[3], self.variables, x, key, num_samples,
+    return metrics.iw_log_likelihood(_compiled(self.model)[3], self.variables, x, key, num_samples,
                                      score=score, target=target, chunk=chunk,
                                      batch_size=batch_size)
 
   def pieces(self, x, key, num_samples: int = 1, *, score=None, target=None):
     """The bound's per-sample pieces (see ``vae.model.VAE``)."""
-    return self._fns[3](self.variables, x, key, num_samples, score, target)
+    return _compiled(self.model)[3](self.variables, x, key, num_samples, score, target)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(model: VAE):
+  """The jitted model calls, shared by every Run (and seed) of the same model."""
+
+  @jax.jit
+  def encode(variables, x):
+    return model.apply(variables, x, method=VAE.encode)
+
+  @jax.jit
+  def decode(variables, z):
+    return model.apply(variables, z, method=VAE.decode)
+
+  @jax.jit
+  def display(variables, z):
+    return model.apply(variables, z, method=VAE.decode_display)
+
+  @functools.partial(jax.jit, static_argnames=("num_samples", "score"))
+  def pieces(variables, x, key, num_samples, score=None, target=None):
+    return model.apply(variables, x, num_samples=num_samples, score=score, target=target,
+                       rngs={"sample": key})
+
+  return encode, decode, display, pieces
 
 
 def _seed_variables(states: steps.TrainState, seed: int) -> dict:

@@ -85,6 +85,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     log.info("resumed %s from the checkpoint of epoch %d", workdir, start)
   ckpt.truncate_metrics(workdir, start)
 
+  if start >= config.num_epochs:
+    log.info("%s already finished %d epochs: nothing to train", workdir, start)
+    mngr.close()
+    return TrainResult(state=state, epoch=start, interrupted=False,
+                       metrics=ckpt.read_metrics(workdir))
   images_dev = steps.replicate(jnp.asarray(train_images), mesh)
   x_test = steps.replicate(test_inputs(config, test_images), mesh)
   t0 = time.perf_counter()

@@ -1,0 +1,35 @@
+"""The study: every decoder x seeds, trained, evaluated and compared in one report.
+
+    python -m experiments.study --config experiments/configs/study.py:cpu --workdir runs/study_cpu
+
+Re-running the same command resumes: finished runs and evaluations are reused.
+"""
+
+import sys
+
+from absl import app, flags
+
+import experiments
+from ml_collections import config_flags
+
+from vae import checkpoints, study
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", None, "Study config file (path[:variant]).",
+                                lock_config=True)
+flags.DEFINE_string("workdir", None, "Directory for the runs and the report.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  del argv
+  experiments.setup()
+  try:
+    path = study.run_study(FLAGS.config, FLAGS.workdir)
+  except (checkpoints.ConfigMismatchError, ValueError) as e:
+    sys.exit(f"error: {e}")
+  print(f"report: {path}" if path else "interrupted; run the same command again to resume")
+
+
+if __name__ == "__main__":
+  app.run(main)

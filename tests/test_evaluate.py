@@ -1,0 +1,201 @@
+"""Evaluation: known answers for each measure, and end-to-end runs on tiny trained models."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import likelihoods
+import vae
+from tests.helpers import run, tiny_config
+from vae import evaluate, metrics, objective
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_eval_config():
+  c = evaluate.default_config()
+  c.num_importance_samples, c.chunk, c.batch_size = 20, 10, 100
+  c.test_size, c.knn_train_size = 200, 1000
+  c.sample_quality, c.num_generated = False, 200
+  return c
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("run")
+  c = tiny_config("gaussian", sigma="optimal")
+  c.num_seeds = 2
+  run(c, workdir)
+  return str(workdir)
+
+
+# ------------------------------------------------------------------------ known answers
+
+
+def test_iw_bound_with_one_sample_equals_the_elbo_estimate(trained):
+  r = vae.load(trained)
+  x = jnp.asarray(np.random.default_rng(0).uniform(size=(100, 28, 28)), jnp.float32)
+  key = jax.random.PRNGKey(3)
+  out = r.pieces(x, key, 1, score=metrics.own_density, target=x)
+  np.testing.assert_allclose(objective.iwae_bound(out), objective.mc_elbo(out), rtol=1e-6)
+  # The chunked estimator with K = 1 draws z with key -> fold_in(batch 0) -> split(1)[0].
+  k = jax.random.split(jax.random.fold_in(key, 0), 1)[0]
+  expected = objective.mc_elbo(r.pieces(x, k, 1, score=metrics.own_density, target=x))
+  got = r.log_likelihood(x, key, 1, score=metrics.own_density, target=x, chunk=1)
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+  # More samples tighten the bound (on average over images).
+  k50 = r.log_likelihood(x, key, 50, score=metrics.own_density, target=x, chunk=10)
+  assert k50.mean() > got.mean()
+
+
+def test_iw_bound_is_the_log_mean_of_the_weights():
+  lw = jnp.asarray(np.random.default_rng(1).normal(size=(7, 3)) * 10)
+  out = {"log_px_z": lw, "log_pz": jnp.zeros_like(lw), "log_qz_x": jnp.zeros_like(lw)}
+  expected = np.log(np.mean(np.exp(np.asarray(lw, np.float64)), 0))
+  np.testing.assert_allclose(objective.iwae_bound(out), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dist", [
+    likelihoods.Normal(jnp.array([0.3, -0.4, 1.4, 0.5]), jnp.array([0.1, 0.01, 0.2, 3.0])),
+    likelihoods.ContinuousBernoulli(jnp.array([0.0, 3.0, -40.0, 1e4])),
+    likelihoods.Beta(jnp.array([0.3, 2.0, 50.0, 1.0]), jnp.array([0.5, 5.0, 2.0, 1.0])),
+], ids=["normal", "cb", "beta"])
+def test_discretized_probabilities_sum_to_one(dist):
+  levels = jnp.arange(256.0)[:, None]
+  probs = np.exp(np.asarray(metrics.discretized_log_probs(dist, levels), np.float64))
+  np.testing.assert_allclose(probs.sum(0), 1.0, atol=2e-5)
+  assert (probs >= 0).all()
+
+
+def test_discretized_gaussian_folds_its_tails_into_the_edge_bins():
+  dist = likelihoods.Normal(jnp.array([-0.5, 1.5]), jnp.array([0.05, 0.05]))
+  lp = metrics.discretized_log_probs(dist, jnp.array([[0.0, 255.0]]))
+  np.testing.assert_allclose(lp, 0.0, atol=1e-6)
+
+
+def test_bits_per_dim_of_the_uniform_density_is_eight():
+  assert float(objective.bits_per_dim(jnp.float32(0.0))) == pytest.approx(8.0)
+
+
+def test_knn_on_a_separable_toy_set():
+  rng = np.random.default_rng(0)
+  centers = np.eye(3) * 20
+  train_y = rng.integers(0, 3, 300)
+  test_y = rng.integers(0, 3, 100)
+  train = centers[train_y] + rng.normal(size=(300, 3))
+  test = centers[test_y] + rng.normal(size=(100, 3))
+  assert metrics.knn_accuracy(train, train_y, test, test_y, k=15) == 1.0
+
+
+def test_knn_matches_brute_force():
+  rng = np.random.default_rng(1)
+  train, labels = rng.normal(size=(200, 5)), rng.integers(0, 10, 200)
+  queries = rng.normal(size=(30, 5))
+  d = ((queries[:, None] - train[None]) ** 2).sum(-1)
+  nearest = labels[np.argsort(d, 1)[:, :15]]
+  expected = [np.bincount(row, minlength=10).argmax() for row in nearest]
+  np.testing.assert_array_equal(metrics.knn_predict(train, labels, queries, k=15), expected)
+  with pytest.raises(ValueError, match="k=500"):
+    metrics.knn_predict(train, labels, queries, k=500)
+
+
+def test_active_units_counts_the_dimensions_that_vary():
+  rng = np.random.default_rng(0)
+  means = np.concatenate([rng.normal(size=(1000, 3)), 0.01 * rng.normal(size=(1000, 5))], 1)
+  assert metrics.active_units(means) == 3
+
+
+def test_intensity_report_known_cases():
+  x = np.random.default_rng(0).uniform(size=(20, 28, 28))
+  same = metrics.intensity_report(x, x)
+  assert same["mse"]["mean"] == 0 and same["shift_toward_half"]["mean"] == 0
+  assert same["sharpness_ratio"]["mean"] == pytest.approx(1.0)
+  grey = metrics.intensity_report(x, np.full_like(x, 0.5))
+  assert grey["shift_toward_half"]["mean"] == pytest.approx(np.abs(x - 0.5).mean())
+  assert grey["sharpness_ratio"]["mean"] == 0
+  errs = grey["error_by_intensity"]["mean_signed_error"]
+  assert errs[0] > 0 > errs[-1]
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_end_to_end_evaluation_of_a_tiny_run(trained):
+  ckpt_dir = os.path.join(trained, "checkpoints")
+  before = {p: os.path.getmtime(os.path.join(ckpt_dir, p)) for p in os.listdir(ckpt_dir)}
+  result = evaluate.evaluate_workdir(trained, None, tiny_eval_config())
+  assert result["epoch"] == 2 and len(result["per_seed"]) == 2
+  head = evaluate.headline(result)
+  for name in ("elbo", "iw_log_likelihood", "common_bits_per_dim", "discretized_nll",
+               "knn_accuracy", "active_units", "recon_mse", "shift_toward_half",
+               "sharpness_ratio"):
+    assert np.isfinite(head[name]["mean"]), name
+    assert len(head[name]["per_seed"]) == 2
+  seed0 = result["per_seed"][0]
+  assert seed0["elbo"]["n"] == 200 and seed0["elbo"]["stderr"] > 0
+  assert seed0["iw_log_likelihood"]["mean"] >= seed0["elbo"]["mean"] - 1.0
+  assert head["common_bits_per_dim"]["mean"] == pytest.approx(
+      np.mean([objective.bits_per_dim(s["common"]["log_likelihood"]["mean"]) for s in
+               result["per_seed"]]), rel=1e-6)
+  for name in ("eval.json", "reconstructions.png", "samples.png", "intensity.png"):
+    assert os.path.exists(os.path.join(trained, "eval", "epoch_0002", name)), name
+  assert json.load(open(os.path.join(trained, "eval.json")))["epoch"] == 2
+  assert {p: os.path.getmtime(os.path.join(ckpt_dir, p)) for p in os.listdir(ckpt_dir)} == before
+  # The same settings again: the stored result, not a recomputation.
+  again = evaluate.evaluate_workdir(trained, None, tiny_eval_config())
+  assert again["seconds"] == result["seconds"]
+  # Other settings: a new evaluation; the old one is kept under a time-stamped name.
+  other = tiny_eval_config()
+  other.num_importance_samples = 10
+  evaluate.evaluate_workdir(trained, None, other)
+  kept = [f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002"))
+          if f.startswith("eval.json.")]
+  assert len(kept) == 1
+
+
+def test_bernoulli_run_reports_the_cb_protocol_and_no_discretized_measure(tmp_path):
+  c = tiny_config("bernoulli")
+  c.num_epochs = 1
+  run(c, tmp_path)
+  seed0 = evaluate.evaluate_workdir(str(tmp_path), None, tiny_eval_config())["per_seed"][0]
+  assert "not a density" in seed0["bernoulli_cross_entropy"]["note"]
+  assert "inverse-mean" in seed0["common"]["measure"]
+  assert np.isfinite(seed0["bernoulli_as_cb"]["mean"])
+  assert "not applicable" in seed0["discretized"]["note"]
+
+
+def test_checkpoint_from_eight_devices_restores_and_evaluates_on_one(tmp_path):
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+         "JAX_PLATFORMS": "cpu"}
+  cmd = [sys.executable, "-m", "experiments.train", "--config", "experiments/configs/default.py",
+         f"--workdir={tmp_path}", "--config.model.hidden=(32,)", "--config.model.latent_dim=4",
+         "--config.data.train_size=256", "--config.data.test_size=200", "--config.batch_size=64",
+         "--config.eval_batch_size=40", "--config.num_epochs=1", "--config.progress_bar=False"]
+  subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+  assert len(jax.devices()) == 1
+  r = vae.load(str(tmp_path))
+  assert r.epoch == 1
+  x = jnp.full((4, 28, 28), 0.3)
+  assert r.reconstruct(x).mean().shape == (4, 28, 28)
+  result = evaluate.evaluate_workdir(str(tmp_path), None, tiny_eval_config())
+  assert np.isfinite(evaluate.headline(result)["common_bits_per_dim"]["mean"])
+
+
+def test_load_api_and_bad_inputs(trained):
+  r = vae.load(trained, seed=1)
+  assert r.seed == 1 and r.config.likelihood == "gaussian"
+  images = r.sample(jax.random.PRNGKey(0), 5)
+  assert images.shape == (5, 28, 28)
+  assert r.sample(jax.random.PRNGKey(0), 5, from_decoder=True).shape == (5, 28, 28)
+  with pytest.raises(ValueError, match="seed=5"):
+    r.with_seed(5)
+  with pytest.raises(ValueError, match="epoch 7"):
+    vae.load(trained, step=7)
+  with pytest.raises(FileNotFoundError, match="config.json"):
+    vae.load(os.path.join(trained, "nowhere"))

@@ -1,0 +1,89 @@
+"""The registry: names, options, and errors that say what was wrong and what is allowed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import likelihoods
+from likelihoods import (BernoulliLikelihood, BetaLikelihood, ContinuousBernoulliLikelihood,
+                         GaussianLikelihood)
+from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES
+
+NAMES = ("bernoulli", "beta", "continuous_bernoulli", "gaussian")
+
+
+def test_available_names():
+  assert likelihoods.available() == NAMES
+  assert SIGMA_MODES == ("fixed", "shared", "per_pixel", "decoder", "optimal")
+  assert MEAN_ACTIVATIONS == ("sigmoid", "identity")
+
+
+@pytest.mark.parametrize("name,cls", [("bernoulli", BernoulliLikelihood), ("beta", BetaLikelihood),
+                                      ("continuous_bernoulli", ContinuousBernoulliLikelihood),
+                                      ("gaussian", GaussianLikelihood)])
+def test_get_builds_the_module(name, cls):
+  lik = likelihoods.get(name)
+  assert type(lik) is cls
+  assert lik.outputs_per_pixel() == (2 if name == "beta" else 1)
+  assert lik.event_ndims == 2
+
+
+def test_options_and_defaults():
+  assert likelihoods.options("bernoulli") == {"event_ndims": 2}
+  assert likelihoods.options("continuous_bernoulli") == {"event_ndims": 2}
+  assert likelihoods.options("beta") == {"event_ndims": 2, "concentration_floor": 1e-3,
+                                         "pixel_eps": 1e-4}
+  gaussian = likelihoods.options("gaussian")
+  assert gaussian["sigma"] == "shared" and gaussian["mean"] == "sigmoid"
+  assert gaussian["fixed_sigma"] ** 2 == pytest.approx(0.5, rel=1e-15)
+  assert gaussian["log_sigma_min"] == -6.0
+  assert set(gaussian) == {"event_ndims", "sigma", "mean", "fixed_sigma", "log_sigma_min",
+                           "init_log_sigma", "stats_momentum"}
+
+
+@pytest.mark.parametrize("sigma", SIGMA_MODES)
+@pytest.mark.parametrize("mean", MEAN_ACTIVATIONS)
+def test_every_gaussian_mode_builds(sigma, mean):
+  lik = likelihoods.get("gaussian", sigma=sigma, mean=mean)
+  assert (lik.sigma, lik.mean) == (sigma, mean)
+  assert lik.outputs_per_pixel() == (2 if sigma == "decoder" else 1)
+
+
+def _assert_names_all(message: str, bad: str, allowed):
+  assert bad in message, message
+  for option in allowed:
+    assert re.search(re.escape(str(option)), message), (option, message)
+
+
+def test_unknown_name():
+  with pytest.raises(ValueError) as info:
+    likelihoods.get("gausian")
+  _assert_names_all(str(info.value), "'gausian'", NAMES)
+  with pytest.raises(ValueError) as info:
+    likelihoods.options("laplace")
+  _assert_names_all(str(info.value), "'laplace'", NAMES)
+
+
+def test_unknown_option():
+  with pytest.raises(ValueError) as info:
+    likelihoods.get("gaussian", sigmma="fixed")
+  _assert_names_all(str(info.value), "sigmma", likelihoods.options("gaussian"))
+  with pytest.raises(ValueError) as info:
+    likelihoods.get("bernoulli", pixel_eps=1e-4)  # a Beta option, not a Bernoulli one
+  _assert_names_all(str(info.value), "pixel_eps", ["event_ndims"])
+  # Flax's own constructor arguments are not options.
+  with pytest.raises(ValueError, match="parent"):
+    likelihoods.get("beta", parent=None)
+
+
+@pytest.mark.parametrize("option,bad,allowed", [("sigma", "learned", SIGMA_MODES),
+                                                ("sigma", "Fixed", SIGMA_MODES),
+                                                ("mean", "tanh", MEAN_ACTIVATIONS)])
+def test_bad_choice_is_rejected_at_construction(option, bad, allowed):
+  with pytest.raises(ValueError) as info:
+    likelihoods.get("gaussian", **{option: bad})
+  message = str(info.value)
+  assert f"{option}={bad!r}" in message
+  _assert_names_all(message, repr(bad), allowed)
