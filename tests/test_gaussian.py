@@ -111,7 +111,10 @@ def test_gradients_wrt_loc_and_log_sigma(dtype, log_scale_path):
   def ref(loc, ls, x, wrt):
     with mpmath.workdps(50):
       loc, ls, x = (mpmath.mpf(float(v)) for v in (loc, ls, x))
-      f = lambda m, s: -(x - m) ** 2 / (2 * mpmath.exp(2 * s)) - s - mpmath.log(2 * mpmath.pi) / 2  # noqa: E731
+
+      def f(m, s):
+        return -(x - m) ** 2 / (2 * mpmath.exp(2 * s)) - s - mpmath.log(2 * mpmath.pi) / 2
+
       if wrt == "loc":
         return float(mpmath.diff(lambda m: f(m, ls), loc))
       return float(mpmath.diff(lambda s: f(loc, s), ls))
@@ -229,10 +232,12 @@ def test_optimal_sigma_train_and_eval(dtype):
                     - 0.5 * math.log(2 * math.pi), axis=(1, 2))
   rtol = 1e-13 if dtype == np.float64 else 2e-6
   np.testing.assert_allclose(np.asarray(ll, np.float64), expected, rtol=rtol)
-  # The soft clip moves sigma^2 off the batch MSE by a factor exp(2 log1p(e^-(log sigma + 6))):
-  # 1 + 2.6% here, negligible once the MSE is far above e^-12.
-  assert math.exp(2 * log_sigma) / mse - 1 == pytest.approx(
-      math.expm1(2 * math.log1p(math.exp(-(0.5 * math.log(mse) + 6)))), rel=1e-12)
+  # The soft clip (applied to the optimal sigma too, as in sigma-VAE's code) moves sigma^2 off the
+  # batch MSE by a factor exp(2 log1p(e^-(log sigma + 6))): +1.2% here (MSE 0.18), +5% at MSE 0.01.
+  excess = math.exp(2 * log_sigma) / mse - 1
+  assert excess == pytest.approx(math.expm1(2 * math.log1p(math.exp(-(0.5 * math.log(mse) + 6)))),
+                                 rel=1e-12)
+  assert 0.011 < excess < 0.012
 
   stats1 = updates["likelihood_stats"]  # float32 statistics
   np.testing.assert_allclose(float(stats1["mse_ema"]), 0.1 * mse, rtol=4e-6)

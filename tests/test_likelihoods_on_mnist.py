@@ -117,7 +117,8 @@ def test_finite_loss_and_gradients_under_jit_vmap_grad(config, data):
       loss = lambda p, r: -jnp.sum(log_likelihood(p, r, x, train)[0])  # noqa: E731
       ll, summed, updates = log_likelihood(params, raw, x, train)
       g_params, g_raw = jax.grad(loss, argnums=(0, 1))(params, raw)
-      out["train" if train else "eval"] = dict(ll=ll, summed=summed, g_params=g_params, g_raw=g_raw, updates=updates)
+      out["train" if train else "eval"] = dict(ll=ll, summed=summed, g_params=g_params, g_raw=g_raw,
+                                               updates=updates)
     # vmap over images: one image at a time (event_ndims=2 makes a scalar per image).
     out["per_image"] = jax.vmap(lambda r, x: log_likelihood(params, r, x, False)[0])(raw, x)
     return out
