@@ -26,6 +26,7 @@ from tensorboardX import SummaryWriter
 from vae import checkpoints as ckpt
 from vae import data as data_lib
 from vae import images as images_lib
+from vae import objective
 from vae import steps
 from vae.model import build_model
 
@@ -127,14 +128,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       row["train"] = steps.mean_over_seeds({k: v.mean(-1) for k, v in train_metrics.items()})
       last = epoch == config.num_epochs or sigterm.raised
       if epoch % config.eval_every_epochs == 0 or last:
-        row["test"] = steps.mean_over_seeds(jax.device_get(evaluate(state, x_test, eval_key)))
+        test = jax.device_get(evaluate(state, x_test, eval_key))
+        if config.data.protocol == "dequantized" and config.likelihood != "bernoulli":
+          # a bound on a density of (pixel + u)/256: bits/dim apply (a Bernoulli is no density)
+          test["bits_per_dim"] = objective.bits_per_dim(np.asarray(test["elbo"]))
+        row["test"] = steps.mean_over_seeds(test)
       _log_epoch(writer, row)
       if config.image_every_epochs and (epoch % config.image_every_epochs == 0 or last):
         _save_images(workdir, epoch, show(state, show_x, jax.random.PRNGKey(SHOW_KEY_SEED)), show_x)
       ckpt.append_metrics(workdir, row)
       if epoch % config.checkpoint_every_epochs == 0 or last:
         ckpt.save(mngr, epoch, state)
-      bar.set_postfix(loss=f"{row['train']['loss']:.2f}",
+      bar.set_postfix(loss=f"{row['train']['loss']:.2f}", elbo=f"{row['train']['elbo']:.2f}",
                       test_elbo=f"{row.get('test', {}).get('elbo', float('nan')):.2f}")
       if sigterm.raised:
         interrupted = True
