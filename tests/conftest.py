@@ -3,6 +3,7 @@
 import os
 import pathlib
 
+import numpy as np
 import pytest
 
 _SHARED_MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -30,3 +31,14 @@ _CACHE = pathlib.Path(os.environ.get("VAE_TEST_COMPILATION_CACHE",
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request):
+    """float32, and float64 with x64 switched on for this test only (nothing leaks)."""
+    if request.param == "float64":
+        import jax
+        with jax.enable_x64(True):
+            yield np.float64
+    else:
+        yield np.float32

@@ -2,11 +2,19 @@
 
 import os
 
+import jax
 import numpy as np
 
 from experiments.configs import default
 from vae import checkpoints as ckpt
 from vae import train
+
+KEY = jax.random.key(0, impl="rbg")  # fixed key; rbg compiles much faster than threefry on CPU
+
+
+def eps(dtype) -> float:
+  """Machine epsilon of a numpy dtype."""
+  return float(np.finfo(dtype).eps)
 
 
 def tiny_config(likelihood="bernoulli", **options):

@@ -15,24 +15,9 @@ import scipy.special
 import scipy.stats
 
 import likelihoods
+from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 from likelihoods import Beta
 from likelihoods.beta import DEFAULT_PIXEL_EPS, _betaln
-
-KEY = jax.random.key(0, impl="rbg")  # fixed key; rbg compiles much faster than threefry on CPU
-
-
-@pytest.fixture(params=["float32", "float64"])
-def dtype(request):
-  """float32, and float64 with x64 switched on for this test only (nothing leaks)."""
-  if request.param == "float64":
-    with jax.enable_x64(True):
-      yield np.float64
-  else:
-    yield np.float32
-
-
-def eps(dtype) -> float:
-  return float(np.finfo(dtype).eps)
 
 
 @jax.jit

@@ -20,21 +20,8 @@ import scipy.stats
 import likelihoods
 import likelihoods.continuous_bernoulli as cb
 from likelihoods import ContinuousBernoulli
+from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 
-
-@pytest.fixture(params=["float32", "float64"])
-def dtype(request):
-  """float32, and float64 with x64 switched on for this test only (nothing leaks)."""
-  if request.param == "float64":
-    with jax.enable_x64(True):
-      yield np.float64
-  else:
-    yield np.float32
-
-
-# Fixed keys (deterministic tests). The "rbg" generator: XLA compiles its bits in a fraction of
-# threefry's time on CPU, and the samplers only see uniform/normal variates either way.
-KEY = jax.random.key(0, impl="rbg")
 
 
 def eps(dtype) -> float:
