@@ -24,10 +24,6 @@ from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 
 
 
-def eps(dtype) -> float:
-  return float(np.finfo(dtype).eps)
-
-
 # ----------------------------------------------------------------------------- mpmath oracles
 
 

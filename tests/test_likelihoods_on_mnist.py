@@ -15,9 +15,6 @@ All eight (data, raw) combinations go through one jit-compiled, vmapped function
 
 from __future__ import annotations
 
-import gzip
-import os
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +23,7 @@ import pytest
 
 import likelihoods
 from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES
+from vae import data as vae_data
 
 KEY = jax.random.key(0, impl="rbg")
 BATCH = 8
@@ -39,30 +37,10 @@ def _config_id(config):
   return "-".join([name] + [f"{v}" for v in opts.values()])
 
 
-def read_idx_images(folder: pathlib.Path) -> np.ndarray:
-  """The t10k images as uint8 (n, 28, 28), from the raw IDX file (gzip or not): 16-byte header."""
-  for name in ("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"):
-    path = folder / name
-    if path.is_file():
-      data = (gzip.open if name.endswith(".gz") else open)(path, "rb").read()
-      break
-  else:
-    pytest.fail(f"real MNIST t10k images missing in {folder}")
-  assert int.from_bytes(data[:4], "big") == 2051, "not an IDX image file"
-  n, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
-  return np.frombuffer(data, np.uint8, offset=16).reshape(n, rows, cols)
-
-
 @pytest.fixture(scope="module")
-def mnist_pixels(request) -> np.ndarray:
-  """BATCH real test images (uint8). Uses conftest's ``mnist_dir`` (which fails if MNIST is missing);
-  without it, $MNIST_DIR or ../shared/data/mnist next to the repo, and fails likewise."""
-  try:
-    folder = pathlib.Path(request.getfixturevalue("mnist_dir"))
-  except pytest.FixtureLookupError:
-    folder = pathlib.Path(os.environ.get(
-        "MNIST_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
-  images = read_idx_images(folder)
+def mnist_pixels(mnist_dir) -> np.ndarray:
+  """BATCH real test images (uint8), read and checksum-verified by the project's loader."""
+  images, _ = vae_data.load_mnist("test", source="idx", data_dir=mnist_dir)
   assert images.shape == (10_000, 28, 28)
   return images[:BATCH]
 
