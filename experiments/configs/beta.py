@@ -2,7 +2,8 @@
 
     uv run python -m experiments.train --config experiments/configs/beta.py --workdir runs/beta
 
-Expected (CPU, 10 epochs, seed 0): RESULT_BETA
+Expected (CPU, 10 epochs, seed 0): test ELBO 3183 nats (2.14 bits/dim), KL 30.9;
+measured 2026-11-22 on the 2-core CPU.
 The CB paper finds Beta best on ELBO among B/CB/Gaussian/Beta (reference-protocols.md).
 """
 
