@@ -12,6 +12,7 @@ import time
 
 from absl import app, flags
 
+import experiments
 from vae import classifier, data, sample_quality
 
 FLAGS = flags.FLAGS
@@ -33,11 +34,16 @@ def real_data_reference(clf: classifier.Classifier, data_dir=None, n_train: int 
 
 def main(argv):
   del argv
+  experiments.setup()
   t0 = time.perf_counter()
-  info = classifier.train_classifier(FLAGS.out, epochs=FLAGS.epochs, seed=FLAGS.seed,
-                                     data_dir=FLAGS.data_dir)
+  try:
+    info = classifier.train_classifier(FLAGS.out, epochs=FLAGS.epochs, seed=FLAGS.seed,
+                                       data_dir=FLAGS.data_dir)
+  except (FileNotFoundError, ValueError) as e:
+    sys.exit(f"error: {e}")
   print(f"saved to {info.path}\ntest accuracy {info.accuracy:.4f} (pixel/255), "
-        f"{info.accuracy_dequantized:.4f} (dequantized); wall time {time.perf_counter() - t0:.0f} s")
+        f"{info.accuracy_dequantized:.4f} (dequantized); "
+        f"wall time {time.perf_counter() - t0:.0f} s (training {info.train_seconds:.0f} s)")
   ref = real_data_reference(classifier.load_classifier(info.path, min_accuracy=0.0), FLAGS.data_dir)
   print(f"real test images: inception score {ref['is_mean']:.3f} +- {ref['is_std']:.3f}; "
         f"Frechet distance to {ref['n_train']} train images {ref['fd']:.4f}")

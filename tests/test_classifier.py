@@ -71,11 +71,12 @@ def test_outputs_shapes_chunks_and_input_forms(tiny, test_set):
 
 def test_training_inputs_mix_continuous_and_dequantized(test_set):
   images = test_set[0][:256]
-  x = np.asarray(classifier.training_inputs(jax.random.PRNGKey(0), images, max_shift=0))
+  inputs = jax.jit(classifier.training_inputs, static_argnames="max_shift")
+  x = np.asarray(inputs(jax.random.PRNGKey(0), images, max_shift=0))
   continuous = np.abs(x - images / 255.0).max((1, 2)) < 1e-6
   dequantized = np.all(np.floor(x * 256) == images, axis=(1, 2))
   assert np.all(continuous | dequantized) and 0.3 < continuous.mean() < 0.7
-  shifted = np.asarray(classifier.training_inputs(jax.random.PRNGKey(0), images))
+  shifted = np.asarray(inputs(jax.random.PRNGKey(0), images))
   assert shifted.shape == images.shape and shifted.min() >= 0 and shifted.max() <= 1
 
 
@@ -118,3 +119,32 @@ def test_bad_cache_is_refused(tiny, tmp_path, field, value, match):
 def test_tiny_classifier_is_refused_by_default(tiny):
   with pytest.raises(ValueError, match="< 0.99"):
     classifier.load_classifier(tiny[1])
+
+
+def test_params_of_another_architecture_are_refused(tiny, tmp_path):
+  folder = tmp_path / "other"
+  shutil.copytree(tiny[1], folder)
+  params = jax.tree.map(np.asarray, classifier.load_classifier(folder, min_accuracy=0.0).params)
+  params["params"]["Dense_1"]["kernel"] = params["params"]["Dense_1"]["kernel"][:64]  # hidden 64
+  blob = flax.serialization.to_bytes(params)
+  (folder / classifier.PARAMS_FILE).write_bytes(blob)
+  recorded = json.loads((folder / classifier.INFO_FILE).read_text())
+  recorded["params_sha256"] = hashlib.sha256(blob).hexdigest()
+  (folder / classifier.INFO_FILE).write_text(json.dumps(recorded))
+  with pytest.raises(ValueError, match="does not fit"):
+    classifier.load_classifier(folder, min_accuracy=0.0)
+
+
+def test_get_classifier_trains_once_when_missing(tiny, tmp_path, monkeypatch):
+  calls = []
+
+  def fake_train(folder):  # stands in for the minutes-long full training
+    calls.append(folder)
+    shutil.copytree(tiny[1], folder)
+    return tiny[0]
+
+  monkeypatch.setattr(classifier, "train_classifier", fake_train)
+  target = tmp_path / "cache"
+  first = classifier.get_classifier(target, min_accuracy=0.0)
+  second = classifier.get_classifier(target, min_accuracy=0.0)
+  assert calls == [str(target)] and first.accuracy == second.accuracy == tiny[0].accuracy

@@ -17,6 +17,8 @@ on-device shuffled minibatches.  Each training image is either ``pixel / 255`` o
 ``(pixel + u) / 256`` (a fair coin per image) and randomly shifted by up to ``MAX_SHIFT`` pixels,
 so the classifier scores both input conventions of the project alike.  Nothing else is added on
 purpose: noise or blur augmentation would make the score blind to the defects it should measure.
+Measured (2 shared CPU cores, ~25 s per epoch): test accuracy 99.27 / 99.18 / 99.28% for seeds
+0 / 1 / 2 after the default 5 epochs (99.26 / 99.23 / 99.14% after 4; 99.11% after 3).
 
 Cache (``resolve_dir``): ``path`` argument > ``$MNIST_CLASSIFIER_DIR`` >
 ``~/.cache/decoder_vae/mnist_classifier``, holding ``params.msgpack`` (flax.serialization) and
@@ -25,7 +27,9 @@ Cache (``resolve_dir``): ``path`` argument > ``$MNIST_CLASSIFIER_DIR`` >
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -50,7 +54,7 @@ PARAMS_FILE = "params.msgpack"
 INFO_FILE = "classifier.json"
 TRAIN_COMMAND = "python -m experiments.train_classifier"
 
-DEFAULT_EPOCHS = 6
+DEFAULT_EPOCHS = 5
 BATCH_SIZE = 128
 LEARNING_RATE = 2e-3
 MAX_SHIFT = 2               # random translation of training images, in pixels per axis
@@ -76,10 +80,9 @@ class Conv(nn.Module):
   @nn.compact
   def __call__(self, x):  # [B, H, W, C] -> [B, ceil(H/s), ceil(W/s), features]
     k, s = self.kernel, self.stride
-    h, w = -(-x.shape[1] // s), -(-x.shape[2] // s)
-    pad_h, pad_w = (max((n - 1) * s + k - size, 0) for n, size in ((h, x.shape[1]), (w, x.shape[2])))
-    xp = jnp.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2),
-                     (0, 0)))
+    h, w = (-(-size // s) for size in x.shape[1:3])
+    pads = [max((n - 1) * s + k - size, 0) for n, size in zip((h, w), x.shape[1:3])]
+    xp = jnp.pad(x, [(0, 0)] + [(p // 2, p - p // 2) for p in pads] + [(0, 0)])
     patches = [xp[:, i:i + (h - 1) * s + 1:s, j:j + (w - 1) * s + 1:s]
                for i in range(k) for j in range(k)]
     return nn.Dense(self.features)(jnp.concatenate(patches, axis=-1))
@@ -141,7 +144,8 @@ def make_train_epoch(tx: optax.GradientTransformation, batch_size: int):
     def step(carry, inputs):
       params, opt_state = carry
       idx, k = inputs
-      loss, grads = jax.value_and_grad(loss_fn)(params, training_inputs(k, images[idx]), labels[idx])
+      x = training_inputs(k, images[idx])
+      loss, grads = jax.value_and_grad(loss_fn)(params, x, labels[idx])
       updates, opt_state = tx.update(grads, opt_state, params)
       return (optax.apply_updates(params, updates), opt_state), loss
 
@@ -167,7 +171,7 @@ class ClassifierInfo:
   test_size: int
   batch_size: int
   learning_rate: float
-  train_seconds: float
+  train_seconds: float          # wall time of loading, compiling and training
   params_sha256: str
 
   def to_json(self) -> str:
@@ -177,7 +181,7 @@ class ClassifierInfo:
 
 
 def resolve_dir(path: str | os.PathLike | None = None) -> str:
-  """Cache folder: ``path`` > ``$MNIST_CLASSIFIER_DIR`` > ``~/.cache/decoder_vae/mnist_classifier``."""
+  """The cache folder: ``path``, else ``$MNIST_CLASSIFIER_DIR``, else ``DEFAULT_DIR``."""
   chosen = path if path else (os.environ.get(ENV_VAR) or DEFAULT_DIR)
   return os.path.abspath(os.path.expanduser(os.fspath(chosen)))
 
@@ -198,6 +202,8 @@ def train_classifier(workdir_or_path: str | os.PathLike | None = None, *,
   test_x, test_y = data_lib.load_mnist("test", data_dir=data_dir)
   train_x, train_y = train_x[:train_size], train_y[:train_size]
   test_x, test_y = test_x[:test_size], test_y[:test_size]
+  if epochs < 1:
+    raise ValueError(f"epochs={epochs} must be >= 1")
   if not 0 < batch_size <= len(train_x):
     raise ValueError(f"batch_size={batch_size} must be in [1, {len(train_x)}] (training images)")
   steps = epochs * (len(train_x) // batch_size)
@@ -250,7 +256,7 @@ def _apply(params, x):
 
 
 def _as_images(x) -> np.ndarray:
-  """[N, 28, 28], [N, 784] or [N, 28, 28, 1] floats in [0, 1] (uint8: / 255) -> float32 [N, 28, 28]."""
+  """Floats in [0, 1] (uint8: / 255), [N, 28, 28], [N, 784] or [N, 28, 28, 1] -> f32 [N, 28, 28]."""
   x = np.asarray(x)
   if x.ndim < 2 or x.shape[1:] not in ((28, 28), (784,), (28, 28, 1)):
     raise ValueError(f"expected images [N, 28, 28], [N, 784] or [N, 28, 28, 1], got {x.shape}")
@@ -325,19 +331,53 @@ def load_classifier(path: str | os.PathLike | None = None, *,
     blob = f.read()
   if hashlib.sha256(blob).hexdigest() != info.params_sha256:
     raise ValueError(f"{params_path} does not match the SHA-256 in {INFO_FILE}; retrain it.")
-  return Classifier(flax.serialization.from_bytes(init_params(), blob), info)
+  template = init_params()
+  try:
+    params = flax.serialization.from_bytes(template, blob)
+  except (ValueError, KeyError, TypeError):
+    params = None
+  if params is None or _shapes(params) != _shapes(template):
+    raise ValueError(f"{params_path} does not fit the CNN of {VERSION!r} (was VERSION bumped after "
+                     f"an architecture change?); retrain it. {_train_hint(folder)}")
+  return Classifier(params, info)
+
+
+def _shapes(tree) -> list:
+  return [(jax.tree_util.keystr(k), np.shape(v))
+          for k, v in jax.tree_util.tree_leaves_with_path(tree)]
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: str):
+  """An inter-process lock (flock on ``lock_path``): concurrent first uses train only once."""
+  os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+  with open(lock_path, "w") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def get_classifier(path: str | os.PathLike | None = None, *, train_if_missing: bool = True,
                    min_accuracy: float = MIN_ACCURACY) -> Classifier:
-  """``load_classifier``; if nothing is cached and ``train_if_missing``, trains it first (once)."""
+  """``load_classifier``; if nothing is cached and ``train_if_missing``, trains it first (once).
+
+  Processes that start at the same time on an empty cache serialize on ``<folder>.lock``: the
+  first trains, the others wait and load its result.
+  """
   try:
     return load_classifier(path, min_accuracy=min_accuracy)
   except ClassifierNotFoundError:
     if not train_if_missing:
       raise
   folder = resolve_dir(path)
-  print(f"No MNIST classifier cached in {folder}; training it (a few minutes on CPU) ...", flush=True)
-  info = train_classifier(folder)
-  print(f"test accuracy {info.accuracy:.4f}; saved to {folder}", flush=True)
+  with _exclusive(folder + ".lock"):
+    try:
+      return load_classifier(folder, min_accuracy=min_accuracy)
+    except ClassifierNotFoundError:
+      pass
+    print(f"No MNIST classifier cached in {folder}; training it (minutes on CPU) ...", flush=True)
+    info = train_classifier(folder)
+    print(f"test accuracy {info.accuracy:.4f}; saved to {folder}", flush=True)
   return load_classifier(folder, min_accuracy=min_accuracy)

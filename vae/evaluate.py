@@ -178,6 +178,7 @@ def _sample_quality(classifier, real, gen, recon_mean) -> dict:
   out["real_test_images"] = {"inception_score": real["test_inception_score"],
                              "frechet_distance": real["test_frechet_distance"]}
   out["classifier_test_accuracy"] = classifier.accuracy
+  out["classifier_params_sha256"] = classifier.info.params_sha256
   return out
 
 
