@@ -14,10 +14,9 @@ import time
 import jax
 import jax.numpy as jnp
 from absl import app, flags
-
-import experiments
 from ml_collections import config_flags
 
+import experiments
 from vae import steps, train
 from vae.model import build_model
 
@@ -45,13 +44,21 @@ def benchmark(config, epochs: int) -> dict:
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - t)
   seconds = statistics.median(times[1:])
-  return {"likelihood": config.likelihood, "hidden": list(config.model.hidden),
-          "arch": config.model.arch, "batch_size": config.batch_size, "num_seeds": config.num_seeds,
-          "devices": f"{mesh.size} x {jax.devices()[0].platform}", "compile_seconds": round(compile_s, 2),
-          "seconds_per_epoch": round(seconds, 3), "epoch_times": [round(x, 3) for x in times],
-          "images_per_second": round(steps.images_per_second(
-              config.num_seeds, per_epoch, config.batch_size, seconds)),
-          "final_train_loss": float(metrics["loss"][:, -1].mean())}
+  return {
+    "likelihood": config.likelihood,
+    "hidden": list(config.model.hidden),
+    "arch": config.model.arch,
+    "batch_size": config.batch_size,
+    "num_seeds": config.num_seeds,
+    "devices": f"{mesh.size} x {jax.devices()[0].platform}",
+    "compile_seconds": round(compile_s, 2),
+    "seconds_per_epoch": round(seconds, 3),
+    "epoch_times": [round(x, 3) for x in times],
+    "images_per_second": round(
+      steps.images_per_second(config.num_seeds, per_epoch, config.batch_size, seconds)
+    ),
+    "final_train_loss": float(metrics["loss"][:, -1].mean()),
+  }
 
 
 def main(argv):

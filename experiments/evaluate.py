@@ -10,16 +10,17 @@ import json
 import sys
 
 from absl import app, flags
-
-import experiments
 from ml_collections import config_flags
 
+import experiments
 from vae import evaluate
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir to evaluate.")
 flags.DEFINE_integer("step", None, "Epoch of the checkpoint (default: the latest complete one).")
-flags.DEFINE_bool("force", False, "Re-evaluate even if this epoch was evaluated with these settings.")
+flags.DEFINE_bool(
+  "force", False, "Re-evaluate even if this epoch was evaluated with these settings."
+)
 config_flags.DEFINE_config_dict("eval", evaluate.default_config(), "Evaluation settings.")
 flags.mark_flag_as_required("workdir")
 

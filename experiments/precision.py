@@ -21,8 +21,7 @@ from absl import app, flags
 import experiments
 import vae
 from vae import data as data_lib
-from vae import objective
-from vae import train
+from vae import objective, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir.")
@@ -32,8 +31,13 @@ flags.mark_flag_as_required("workdir")
 
 def _bf16_operands_dot(lhs, rhs, *args, **kwargs):
   kwargs.pop("preferred_element_type", None)
-  out = jax.lax.dot_general(lhs.astype(jnp.bfloat16), rhs.astype(jnp.bfloat16), *args,
-                            preferred_element_type=jnp.float32, **kwargs)
+  out = jax.lax.dot_general(
+    lhs.astype(jnp.bfloat16),
+    rhs.astype(jnp.bfloat16),
+    *args,
+    preferred_element_type=jnp.float32,
+    **kwargs,
+  )
   return out.astype(lhs.dtype)
 
 
@@ -54,27 +58,40 @@ def bf16_matmuls():
 
 def test_elbo(run, x, key) -> np.ndarray:
   pieces = jax.jit(lambda v, xb, k: run.model.apply(v, xb, rngs={"sample": k}))
-  return np.concatenate([np.asarray(objective.elbo(pieces(run.variables, x[s:s + 500], key)))
-                         for s in range(0, x.shape[0], 500)])
+  return np.concatenate(
+    [
+      np.asarray(objective.elbo(pieces(run.variables, x[s : s + 500], key)))
+      for s in range(0, x.shape[0], 500)
+    ]
+  )
 
 
 def main(argv):
   del argv
   experiments.setup()
   run = vae.load(FLAGS.workdir)
-  test_u8, _ = data_lib.load_mnist("test", source=run.config.data.source,
-                                   data_dir=run.config.data.data_dir or None)
-  x = train.test_inputs(run.config, test_u8[:FLAGS.num_images])
+  test_u8, _ = data_lib.load_mnist(
+    "test", source=run.config.data.source, data_dir=run.config.data.data_dir or None
+  )
+  x = train.test_inputs(run.config, test_u8[: FLAGS.num_images])
   key = jax.random.PRNGKey(0)
   full = test_elbo(run, x, key)
   with bf16_matmuls():
     low = test_elbo(run, x, key)
   diff = low - full
-  print(json.dumps({"workdir": FLAGS.workdir, "likelihood": run.config.likelihood,
-                    "elbo_float32": float(full.mean()), "elbo_bf16_operands": float(low.mean()),
-                    "mean_difference": float(diff.mean()),
-                    "mean_abs_difference": float(np.abs(diff).mean()),
-                    "max_abs_difference": float(np.abs(diff).max())}))
+  print(
+    json.dumps(
+      {
+        "workdir": FLAGS.workdir,
+        "likelihood": run.config.likelihood,
+        "elbo_float32": float(full.mean()),
+        "elbo_bf16_operands": float(low.mean()),
+        "mean_difference": float(diff.mean()),
+        "mean_abs_difference": float(np.abs(diff).mean()),
+        "max_abs_difference": float(np.abs(diff).max()),
+      }
+    )
+  )
 
 
 if __name__ == "__main__":

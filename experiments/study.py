@@ -8,15 +8,15 @@ Re-running the same command resumes: finished runs and evaluations are reused.
 import sys
 
 from absl import app, flags
-
-import experiments
 from ml_collections import config_flags
 
+import experiments
 from vae import checkpoints, study
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "Study config file (path[:variant]).",
-                                lock_config=True)
+config_flags.DEFINE_config_file(
+  "config", None, "Study config file (path[:variant]).", lock_config=True
+)
 flags.DEFINE_string("workdir", None, "Directory for the runs and the report.")
 flags.mark_flags_as_required(["config", "workdir"])
 

@@ -9,10 +9,9 @@ Re-running the same command resumes from the latest checkpoint in the workdir.
 import sys
 
 from absl import app, flags
-
-import experiments
 from ml_collections import config_flags
 
+import experiments
 from vae import checkpoints, steps, train
 
 FLAGS = flags.FLAGS

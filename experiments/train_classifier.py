@@ -37,16 +37,21 @@ def main(argv):
   experiments.setup()
   t0 = time.perf_counter()
   try:
-    info = classifier.train_classifier(FLAGS.out, epochs=FLAGS.epochs, seed=FLAGS.seed,
-                                       data_dir=FLAGS.data_dir)
+    info = classifier.train_classifier(
+      FLAGS.out, epochs=FLAGS.epochs, seed=FLAGS.seed, data_dir=FLAGS.data_dir
+    )
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
-  print(f"saved to {info.path}\ntest accuracy {info.accuracy:.4f} (pixel/255), "
-        f"{info.accuracy_dequantized:.4f} (dequantized); "
-        f"wall time {time.perf_counter() - t0:.0f} s (training {info.train_seconds:.0f} s)")
+  print(
+    f"saved to {info.path}\ntest accuracy {info.accuracy:.4f} (pixel/255), "
+    f"{info.accuracy_dequantized:.4f} (dequantized); "
+    f"wall time {time.perf_counter() - t0:.0f} s (training {info.train_seconds:.0f} s)"
+  )
   ref = real_data_reference(classifier.load_classifier(info.path, min_accuracy=0.0), FLAGS.data_dir)
-  print(f"real test images: inception score {ref['is_mean']:.3f} +- {ref['is_std']:.3f}; "
-        f"Frechet distance to {ref['n_train']} train images {ref['fd']:.4f}")
+  print(
+    f"real test images: inception score {ref['is_mean']:.3f} +- {ref['is_std']:.3f}; "
+    f"Frechet distance to {ref['n_train']} train images {ref['fd']:.4f}"
+  )
   if info.accuracy < classifier.MIN_ACCURACY:
     sys.exit(f"error: accuracy below {classifier.MIN_ACCURACY}; load_classifier will refuse it")
 

@@ -8,13 +8,28 @@ Distributions (elementwise, torch.distributions/TFP conventions): ``Bernoulli``,
 from likelihoods.base import Distribution, Likelihood, sum_event
 from likelihoods.bernoulli import Bernoulli, BernoulliLikelihood
 from likelihoods.beta import Beta, BetaLikelihood
-from likelihoods.continuous_bernoulli import (ContinuousBernoulli, ContinuousBernoulliLikelihood,
-                                              logits_from_mean)
+from likelihoods.continuous_bernoulli import (
+  ContinuousBernoulli,
+  ContinuousBernoulliLikelihood,
+  logits_from_mean,
+)
 from likelihoods.gaussian import GaussianLikelihood, Normal
 from likelihoods.registry import available, get, options
 
 __all__ = [
-    "Bernoulli", "BernoulliLikelihood", "Beta", "BetaLikelihood", "ContinuousBernoulli",
-    "ContinuousBernoulliLikelihood", "Distribution", "GaussianLikelihood", "Likelihood", "Normal",
-    "available", "get", "logits_from_mean", "options", "sum_event",
+  "Bernoulli",
+  "BernoulliLikelihood",
+  "Beta",
+  "BetaLikelihood",
+  "ContinuousBernoulli",
+  "ContinuousBernoulliLikelihood",
+  "Distribution",
+  "GaussianLikelihood",
+  "Likelihood",
+  "Normal",
+  "available",
+  "get",
+  "logits_from_mean",
+  "options",
+  "sum_event",
 ]

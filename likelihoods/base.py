@@ -87,16 +87,20 @@ class Likelihood(nn.Module):
   # The parameter a plot shows for this decoder besides its mean (Bernoulli's lambda, say): name.
   display_name: ClassVar[str] = "mean"
 
-  def distribution(self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False
-                   ) -> Distribution:
+  def distribution(
+    self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False
+  ) -> Distribution:
     raise NotImplementedError
 
-  def __call__(self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False
-               ) -> Distribution:
+  def __call__(
+    self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False
+  ) -> Distribution:
     expected = self.outputs_per_pixel()
     if raw.shape[-1] != expected:
-      raise ValueError(f"{type(self).__name__} expects {expected} decoder output(s) per pixel "
-                       f"(last axis), got raw of shape {raw.shape}")
+      raise ValueError(
+        f"{type(self).__name__} expects {expected} decoder output(s) per pixel "
+        f"(last axis), got raw of shape {raw.shape}"
+      )
     return self.distribution(raw, x, train=train)
 
   def outputs_per_pixel(self) -> int:

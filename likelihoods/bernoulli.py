@@ -51,7 +51,9 @@ class Bernoulli(Distribution):
 
   def sample(self, key, sample_shape=()):
     shape = tuple(sample_shape) + self.batch_shape
-    return jax.random.bernoulli(key, self.probs, shape).astype(jnp.result_type(self.logits, jnp.float32))
+    return jax.random.bernoulli(key, self.probs, shape).astype(
+      jnp.result_type(self.logits, jnp.float32)
+    )
 
   def cdf(self, x):
     """P(X <= x): 0 below 0, 1 - lambda on [0, 1), 1 from 1 on."""

@@ -102,16 +102,20 @@ class Beta(Distribution):
     x = jnp.asarray(x, float_dtype(self.concentration1, self.concentration0, x))
     if self.pixel_eps == 0:
       return x
-    if not 0 < self.pixel_eps < 0.5 or np.asarray(1, x.dtype) - np.asarray(self.pixel_eps, x.dtype) == 1:
-      raise ValueError(f"Beta: pixel_eps={self.pixel_eps} must be 0 or in (0, 0.5) and "
-                       f"representable next to 1 in {x.dtype}")
+    if (
+      not 0 < self.pixel_eps < 0.5
+      or np.asarray(1, x.dtype) - np.asarray(self.pixel_eps, x.dtype) == 1
+    ):
+      raise ValueError(
+        f"Beta: pixel_eps={self.pixel_eps} must be 0 or in (0, 0.5) and "
+        f"representable next to 1 in {x.dtype}"
+      )
     return jnp.clip(x, self.pixel_eps, 1 - self.pixel_eps)
 
   def log_prob(self, x):
     a, b = self.concentration1, self.concentration0
     x = self._clip(x)
-    return (jax.scipy.special.xlogy(a - 1, x) + jax.scipy.special.xlog1py(b - 1, -x)
-            - _betaln(a, b))
+    return jax.scipy.special.xlogy(a - 1, x) + jax.scipy.special.xlog1py(b - 1, -x) - _betaln(a, b)
 
   def mean(self):
     a, b = self.concentration1, self.concentration0

@@ -70,8 +70,10 @@ def _even_bernoulli_numbers(n: int) -> list[Fraction]:
 
 _B2N = _even_bernoulli_numbers(24)
 # log C = log 2 + sum_n 2 (2^{2n-1} - 1) B_2n eta^2n / (2n (2n)!)   (from (log C)' = 1/eta - 1/sinh eta)
-_LOGC_COEFFS = tuple(float(2 * (2 ** (2 * n - 1) - 1) * b / (2 * n * math.factorial(2 * n)))
-                     for n, b in enumerate(_B2N, 1))
+_LOGC_COEFFS = tuple(
+  float(2 * (2 ** (2 * n - 1) - 1) * b / (2 * n * math.factorial(2 * n)))
+  for n, b in enumerate(_B2N, 1)
+)
 # mu = 1/2 + sum_n B_2n eta^(2n-1) / (2n)!                           (from (x/2) coth(x/2))
 _MEAN_COEFFS = tuple(float(b / math.factorial(2 * n)) for n, b in enumerate(_B2N, 1))
 # Var = mu' = sum_n (2n - 1) B_2n eta^(2n-2) / (2n)!
@@ -140,7 +142,7 @@ def logits_from_mean(mean: jax.Array, num_iters: int = 30) -> jax.Array:
   """
   m = jnp.asarray(mean, float_dtype(mean))
   finfo = jnp.finfo(m.dtype)
-  m = jnp.clip(m, finfo.tiny ** 0.5, 1 - finfo.eps)
+  m = jnp.clip(m, finfo.tiny**0.5, 1 - finfo.eps)
   eta0 = 1 / (1 - m) - 1 / m
 
   def newton(_, eta):
@@ -204,7 +206,9 @@ class ContinuousBernoulli(Distribution):
     # |eta| >= 1: 1 + log(u + (1 - u) e^-a) / a (eta > 0) and -log((1 - u) + u e^-a) / a (eta < 0):
     # sums of positive terms, no overflow, no 1 + w with w near -1.
     e = jnp.exp(-a_big)
-    y_big = jnp.where(eta > 0, 1 + jnp.log(u + (1 - u) * e) / a_big, -jnp.log((1 - u) + u * e) / a_big)
+    y_big = jnp.where(
+      eta > 0, 1 + jnp.log(u + (1 - u) * e) / a_big, -jnp.log((1 - u) + u * e) / a_big
+    )
     y = jnp.where(small, y_small, y_big)
     y = jnp.where(tiny, u - eta * u * (u - 1) / 2, y)
     return jnp.where(u <= 0, 0.0, jnp.where(u >= 1, 1.0, jnp.clip(y, 0.0, 1.0)))

@@ -118,7 +118,7 @@ class GaussianLikelihood(Likelihood):
     if self.mean not in MEAN_ACTIVATIONS:
       raise ValueError(f"gaussian: mean={self.mean!r} is not one of {MEAN_ACTIVATIONS}")
     loc = self._loc(raw)
-    event_shape = raw.shape[raw.ndim - 1 - self.event_ndims:-1]
+    event_shape = raw.shape[raw.ndim - 1 - self.event_ndims : -1]
     if self.sigma == "fixed":
       if not self.fixed_sigma > 0:
         raise ValueError(f"gaussian: fixed_sigma={self.fixed_sigma} must be > 0")
@@ -126,7 +126,9 @@ class GaussianLikelihood(Likelihood):
     elif self.sigma == "shared":
       log_sigma = self.param("log_sigma", nn.initializers.constant(self.init_log_sigma), ())
     elif self.sigma == "per_pixel":
-      log_sigma = self.param("log_sigma", nn.initializers.constant(self.init_log_sigma), event_shape)
+      log_sigma = self.param(
+        "log_sigma", nn.initializers.constant(self.init_log_sigma), event_shape
+      )
     elif self.sigma == "decoder":
       log_sigma = raw[..., 1]
     else:  # optimal

@@ -1,9 +1,9 @@
 """The registry: configs choose a likelihood module by name.
 
-    >>> import likelihoods
-    >>> likelihoods.available()
-    ('bernoulli', 'beta', 'continuous_bernoulli', 'gaussian')
-    >>> lik = likelihoods.get("gaussian", sigma="optimal")
+>>> import likelihoods
+>>> likelihoods.available()
+('bernoulli', 'beta', 'continuous_bernoulli', 'gaussian')
+>>> lik = likelihoods.get("gaussian", sigma="optimal")
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from likelihoods.continuous_bernoulli import ContinuousBernoulliLikelihood
 from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES, GaussianLikelihood
 
 _REGISTRY: dict[str, type[Likelihood]] = {
-    "bernoulli": BernoulliLikelihood,
-    "continuous_bernoulli": ContinuousBernoulliLikelihood,
-    "gaussian": GaussianLikelihood,
-    "beta": BetaLikelihood,
+  "bernoulli": BernoulliLikelihood,
+  "continuous_bernoulli": ContinuousBernoulliLikelihood,
+  "gaussian": GaussianLikelihood,
+  "beta": BetaLikelihood,
 }
 
 # Options whose values come from a fixed set: checked at construction, not at first call.
@@ -36,8 +36,9 @@ def available() -> tuple[str, ...]:
 def options(name: str) -> dict[str, object]:
   """The options ``get(name, ...)`` accepts, with their defaults."""
   cls = _lookup(name)
-  return {f.name: f.default for f in dataclasses.fields(cls)
-          if f.name not in _NOT_OPTIONS and f.init}
+  return {
+    f.name: f.default for f in dataclasses.fields(cls) if f.name not in _NOT_OPTIONS and f.init
+  }
 
 
 def get(name: str, **opts) -> Likelihood:

@@ -36,8 +36,10 @@ def tiny_config(likelihood="bernoulli", **options):
 def final_arrays(workdir, epoch=None):
   """The leaves of the checkpointed TrainState of ``epoch`` (default: latest), as numpy."""
   import jax
+
   from vae import steps
   from vae.model import build_model
+
   config = ckpt.load_config(workdir)
   model = build_model(config)
   tx = steps.make_optimizer(config, steps.steps_per_epoch(config, config.data.train_size))

@@ -25,14 +25,14 @@ import numpy as np
 import likelihoods.continuous_bernoulli as cb
 
 WINDOWS = {
-    "lambda (0.499, 0.501)": math.log(0.501 / 0.499),
-    "lambda (0.49, 0.51)": math.log(0.51 / 0.49),
-    "|eta| < 0.1": 0.1,
-    "|eta| < 0.2": 0.2,
-    "|eta| < 0.3": 0.3,
-    "|eta| < 0.5": 0.5,
-    "|eta| < 1": 1.0,
-    "|eta| < 2": 2.0,
+  "lambda (0.499, 0.501)": math.log(0.501 / 0.499),
+  "lambda (0.49, 0.51)": math.log(0.51 / 0.49),
+  "|eta| < 0.1": 0.1,
+  "|eta| < 0.2": 0.2,
+  "|eta| < 0.3": 0.3,
+  "|eta| < 0.5": 0.5,
+  "|eta| < 1": 1.0,
+  "|eta| < 2": 2.0,
 }
 
 
@@ -51,8 +51,11 @@ def oracle(eta: float) -> tuple[float, float, float]:
     if e == 0:
       return math.log(2), 0.5, 1 / 12
     t, s = mpmath.tanh(e / 2), mpmath.sinh(e / 2)
-    return (float(mpmath.log(e / t)), float(mpmath.mpf(1) / 2 + 1 / (2 * t) - 1 / e),
-            float(1 / e**2 - 1 / (4 * s * s)))
+    return (
+      float(mpmath.log(e / t)),
+      float(mpmath.mpf(1) / 2 + 1 / (2 * t) - 1 / e),
+      float(1 / e**2 - 1 / (4 * s * s)),
+    )
 
 
 def max_errors(etas: np.ndarray, reference: np.ndarray) -> list[float]:
@@ -70,14 +73,19 @@ def main():
   etas = grid()
   data = {dt: etas.astype(dt) for dt in (np.float32, np.float64)}
   refs = {dt: np.array([oracle(float(e)) for e in g]) for dt, g in data.items()}
-  print(f"{len(etas)} logits in [-50, 50]; {args.terms} Taylor terms; max |error| vs mpmath (50 digits)")
-  print(f"{'window':24s} {'|eta|<':>9s} | {'f32 log C':>9s} {'f32 mean':>9s} {'f32 var':>9s}"
-        f" | {'f64 log C':>9s} {'f64 mean':>9s} {'f64 var':>9s}")
+  print(
+    f"{len(etas)} logits in [-50, 50]; {args.terms} Taylor terms; max |error| vs mpmath (50 digits)"
+  )
+  print(
+    f"{'window':24s} {'|eta|<':>9s} | {'f32 log C':>9s} {'f32 mean':>9s} {'f32 var':>9s}"
+    f" | {'f64 log C':>9s} {'f64 mean':>9s} {'f64 var':>9s}"
+  )
   with jax.enable_x64(True):
     for label, w in WINDOWS.items():
       cb.TAYLOR_WINDOW = w
-      row = max_errors(data[np.float32], refs[np.float32]) + max_errors(data[np.float64],
-                                                                        refs[np.float64])
+      row = max_errors(data[np.float32], refs[np.float32]) + max_errors(
+        data[np.float64], refs[np.float64]
+      )
       cells = [f"{v:9.1e}" for v in row]
       print(f"{label:24s} {w:9.4g} | {' '.join(cells[:3])} | {' '.join(cells[3:])}")
 

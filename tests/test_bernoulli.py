@@ -14,8 +14,8 @@ import scipy.special
 import scipy.stats
 
 import likelihoods
-from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 from likelihoods import Bernoulli, ContinuousBernoulli
+from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 
 
 @jax.jit
@@ -52,6 +52,7 @@ def test_worked_example_cross_entropy_is_asymmetric_and_minimized_at_the_target(
   target, tilted toward 0.5), yet the loss is minimized exactly at p = x, where its gradient wrt the
   logit, sigmoid(logit) - x, vanishes: the minimum is BCE(0.2, 0.2) = H(0.2) = 0.5004 nats."""
   with jax.enable_x64(True):
+
     def bce(p, x=0.2):
       return -float(Bernoulli(jnp.float64(math.log(p) - math.log1p(-p))).log_prob(jnp.float64(x)))
 
@@ -79,10 +80,14 @@ def test_grey_targets_are_not_a_normalized_density():
   x, w = (nodes + 1) / 2, weights / 2
   etas = np.array([-5.0, -0.3, 0.0, 0.7, 4.0])
   with jax.enable_x64(True):
-    lp, both, log_c, cb_lp = jax.jit(lambda e: (
-        Bernoulli(e[:, None]).log_prob(x), Bernoulli(e[:, None]).log_prob(np.array([0.0, 1.0])),
+    lp, both, log_c, cb_lp = jax.jit(
+      lambda e: (
+        Bernoulli(e[:, None]).log_prob(x),
+        Bernoulli(e[:, None]).log_prob(np.array([0.0, 1.0])),
         likelihoods.continuous_bernoulli.log_normalizer(e),
-        ContinuousBernoulli(e[:, None]).log_prob(x)))(etas)
+        ContinuousBernoulli(e[:, None]).log_prob(x),
+      )
+    )(etas)
   integral = np.sum(w * np.exp(np.asarray(lp)), axis=1)
   np.testing.assert_allclose(integral, np.exp(-np.asarray(log_c)), rtol=1e-14)
   assert np.all(integral < 1)
@@ -104,14 +109,19 @@ def test_against_scipy_stats(dtype):
   lp, mean, var, cdf, probs = (np.asarray(v, np.float64) for v in _evaluate(etas, xs))
   p = scipy.special.expit(etas.astype(np.float64))
   ref = scipy.stats.bernoulli(p)
-  errors = {"log_prob": np.max(np.abs(lp - ref.logpmf(xs.astype(int)))),
-            "mean": np.max(np.abs(mean - ref.mean())), "variance": np.max(np.abs(var - ref.var())),
-            "cdf": np.max(np.abs(cdf - ref.cdf(xs)))}
+  errors = {
+    "log_prob": np.max(np.abs(lp - ref.logpmf(xs.astype(int)))),
+    "mean": np.max(np.abs(mean - ref.mean())),
+    "variance": np.max(np.abs(var - ref.var())),
+    "cdf": np.max(np.abs(cdf - ref.cdf(xs))),
+  }
   # cdf at non-integers and outside [0, 1] too.
   xs_cdf = np.array([-0.5, 0.0, 0.3, 1.0, 1.7], dtype)
   cdf_more = np.asarray(_evaluate(etas, xs_cdf)[3], np.float64)
   errors["cdf"] = max(errors["cdf"], np.max(np.abs(cdf_more - ref.cdf(xs_cdf))))
-  print(f"Bernoulli vs scipy {dtype.__name__}: " + ", ".join(f"{k} {v:.1e}" for k, v in errors.items()))
+  print(
+    f"Bernoulli vs scipy {dtype.__name__}: " + ", ".join(f"{k} {v:.1e}" for k, v in errors.items())
+  )
   e = eps(dtype)
   assert errors["log_prob"] <= 24 * e  # the oracle's own error, see above; |log p| <= 3
 
@@ -126,8 +136,9 @@ def test_against_mpmath_including_grey_and_extreme(dtype):
   ref_lp = np.vectorize(mp_log_prob)(e_grid, x_grid)
   lam = [mp_sigmoid(e) for e in etas[:, 0]]
   ref_mean = np.array([float(v) for v in lam])
-  ref_var = np.array([float(v * (1 - v)) if v < 0.5 else float(mp_sigmoid(-e) * v)
-                      for v, e in zip(lam, etas[:, 0])])
+  ref_var = np.array(
+    [float(v * (1 - v)) if v < 0.5 else float(mp_sigmoid(-e) * v) for v, e in zip(lam, etas[:, 0])]
+  )
   # Rounding budget of x*eta - softplus(eta): eps times the size of the terms.
   scale = np.abs(x_grid * e_grid) + np.logaddexp(0, e_grid.astype(np.float64)) + 1
   err_lp = np.max(np.abs(lp - ref_lp) / scale)
@@ -135,8 +146,10 @@ def test_against_mpmath_including_grey_and_extreme(dtype):
   tiny = np.finfo(dtype).tiny
   err_mean = np.max(np.abs(mean[:, 0] - ref_mean) / np.maximum(ref_mean, tiny / eps(dtype)))
   err_var = np.max(np.abs(var[:, 0] - ref_var) / np.maximum(ref_var, tiny / eps(dtype)))
-  print(f"Bernoulli vs mpmath {dtype.__name__}: log_prob {err_lp:.1e} (rel to terms), "
-        f"mean {err_mean:.1e} (rel), variance {err_var:.1e} (rel)")
+  print(
+    f"Bernoulli vs mpmath {dtype.__name__}: log_prob {err_lp:.1e} (rel to terms), "
+    f"mean {err_mean:.1e} (rel), variance {err_var:.1e} (rel)"
+  )
   e = eps(dtype)
   assert err_lp <= e
   assert err_mean <= 2 * e
@@ -192,7 +205,15 @@ def test_dtypes_preserved(dtype):
 
   def everything(etas, x):
     d = Bernoulli(etas)
-    return (d.log_prob(x), d.mean(), d.variance(), d.stddev(), d.cdf(x), d.probs, d.sample(KEY, (2,)))
+    return (
+      d.log_prob(x),
+      d.mean(),
+      d.variance(),
+      d.stddev(),
+      d.cdf(x),
+      d.probs,
+      d.sample(KEY, (2,)),
+    )
 
   for out in jax.eval_shape(everything, etas, x):
     assert out.dtype == dtype
@@ -218,8 +239,11 @@ def test_module_is_log_prob_summed():
   def evaluate(raw, x):
     variables = lik.init(KEY, raw, x, method=lik.log_likelihood)
     ll = lik.apply(variables, raw, x, method=lik.log_likelihood)
-    return ll, jnp.sum(Bernoulli(raw[..., 0]).log_prob(x), axis=(1, 2)), lik.apply(
-        variables, raw, method=lik.display)
+    return (
+      ll,
+      jnp.sum(Bernoulli(raw[..., 0]).log_prob(x), axis=(1, 2)),
+      lik.apply(variables, raw, method=lik.display),
+    )
 
   ll, expected, display = evaluate(raw, x)
   assert ll.shape == (2,)

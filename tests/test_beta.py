@@ -15,9 +15,9 @@ import scipy.special
 import scipy.stats
 
 import likelihoods
-from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 from likelihoods import Beta
 from likelihoods.beta import DEFAULT_PIXEL_EPS, _betaln
+from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 
 
 @jax.jit
@@ -63,19 +63,34 @@ def _tanh_sinh_half():
   return x, w
 
 
-@pytest.mark.parametrize("a,b", [(0.3, 0.5), (0.5, 0.5), (1.0, 1.0), (0.8, 3.0), (2.0, 5.0),
-                                 (0.1, 30.0), (30.0, 2.0), (50.0, 60.0)])
+@pytest.mark.parametrize(
+  "a,b",
+  [
+    (0.3, 0.5),
+    (0.5, 0.5),
+    (1.0, 1.0),
+    (0.8, 3.0),
+    (2.0, 5.0),
+    (0.1, 30.0),
+    (30.0, 2.0),
+    (50.0, 60.0),
+  ],
+)
 def test_density_integrates_to_one(a, b):
   """Tanh-sinh quadrature of exp(log_prob) (pixel_eps=0, the raw density), float64. The endpoint
   singularities of alpha, beta < 1 are integrable; the half (1/2, 1) is integrated as (0, 1/2) of
   Beta(beta, alpha) (x -> 1 - x), since x within 1e-16 of 1 is not representable."""
   x, w = _tanh_sinh_half()
   with jax.enable_x64(True):
-    total = sum(math.fsum(w * np.exp(np.asarray(_log_prob(np.float64(p), np.float64(q), x))))
-                for p, q in ((a, b), (b, a)))
+    total = sum(
+      math.fsum(w * np.exp(np.asarray(_log_prob(np.float64(p), np.float64(q), x))))
+      for p, q in ((a, b), (b, a))
+    )
   print(f"Beta({a}, {b}): |integral - 1| = {abs(total - 1):.1e}")
   # exp(log_prob) carries the rounding of its terms, (a - 1) log x + ... - log B: ~eps (a + b + |log B|).
-  assert abs(total - 1) < max(4e-15, 2 * eps(np.float64) * (a + b + abs(scipy.special.betaln(a, b))))
+  assert abs(total - 1) < max(
+    4e-15, 2 * eps(np.float64) * (a + b + abs(scipy.special.betaln(a, b)))
+  )
 
 
 # ----------------------------------------------------------------------------- values vs oracles
@@ -83,8 +98,14 @@ def test_density_integrates_to_one(a, b):
 
 def _terms(a, b, x):
   """Size of the terms of (a-1) log x + (b-1) log(1-x) - log B: what rounding can cost, over eps."""
-  return (np.abs((a - 1) * np.log(x)) + np.abs((b - 1) * np.log1p(-x)) + np.abs(scipy.special.gammaln(a))
-          + np.abs(scipy.special.gammaln(b)) + np.abs(scipy.special.gammaln(a + b)) + 1)
+  return (
+    np.abs((a - 1) * np.log(x))
+    + np.abs((b - 1) * np.log1p(-x))
+    + np.abs(scipy.special.gammaln(a))
+    + np.abs(scipy.special.gammaln(b))
+    + np.abs(scipy.special.gammaln(a + b))
+    + 1
+  )
 
 
 def test_values_against_scipy_and_mpmath(dtype):
@@ -106,20 +127,28 @@ def test_values_against_scipy_and_mpmath(dtype):
   def evaluate(a, b, xs, wa, wb, wxs, la, lb):
     d = Beta(a, b)
     moderate = (d.log_prob(xs), d.cdf(xs), d.mean()[..., 0], d.variance()[..., 0])
-    return moderate, Beta(wa, wb, pixel_eps=0).log_prob(wxs), _betaln(la, lb), _betaln(1 + 0 * la, 8 + 0 * lb)
+    return (
+      moderate,
+      Beta(wa, wb, pixel_eps=0).log_prob(wxs),
+      _betaln(la, lb),
+      _betaln(1 + 0 * la, 8 + 0 * lb),
+    )
 
   (lp, cdf, mean, var), wide, betaln, betaln_1_8 = jax.tree_util.tree_map(
-      lambda v: np.asarray(v, np.float64), evaluate(a, b, xs, wa, wb, wxs, la, lb))
+    lambda v: np.asarray(v, np.float64), evaluate(a, b, xs, wa, wb, wxs, la, lb)
+  )
   e = eps(dtype)
 
   # (1) scipy
   a64, b64, x64 = (v.astype(np.float64) for v in (a, b, xs))
   ref = scipy.stats.beta(a64, b64)
   ref2 = scipy.stats.beta(a64[..., 0], b64[..., 0])
-  err = {"log_prob": np.max(np.abs(lp - ref.logpdf(x64)) / _terms(a64, b64, x64)),
-         "mean": np.max(np.abs(mean / ref2.mean() - 1)),
-         "variance": np.max(np.abs(var / ref2.var() - 1)),
-         "cdf": np.max(np.abs(cdf - ref.cdf(x64)))}
+  err = {
+    "log_prob": np.max(np.abs(lp - ref.logpdf(x64)) / _terms(a64, b64, x64)),
+    "mean": np.max(np.abs(mean / ref2.mean() - 1)),
+    "variance": np.max(np.abs(var / ref2.var() - 1)),
+    "cdf": np.max(np.abs(cdf - ref.cdf(x64))),
+  }
   print(f"Beta vs scipy {dtype.__name__}: " + ", ".join(f"{k} {v:.1e}" for k, v in err.items()))
   # XLA's lgamma (Lanczos) is good to a few eps absolute, also near its zeros at 1 and 2, where
   # log B(1, 1) = 0 makes that the whole error: 8 eps in float32, 2.5 eps in float64.
@@ -134,13 +163,17 @@ def test_values_against_scipy_and_mpmath(dtype):
   ref_wide = np.vectorize(lambda *v: float(mp_log_prob(*v)))(*grid)
   err_wide = np.abs(wide - ref_wide) / _terms(*(g.astype(np.float64) for g in grid))
   worst = np.unravel_index(np.argmax(err_wide), err_wide.shape)
-  print(f"Beta vs mpmath {dtype.__name__}: log_prob {err_wide.max():.1e} (rel to terms) at "
-        f"a={grid[0][worst]}, b={grid[1][worst]}, x={grid[2][worst]}")
+  print(
+    f"Beta vs mpmath {dtype.__name__}: log_prob {err_wide.max():.1e} (rel to terms) at "
+    f"a={grid[0][worst]}, b={grid[1][worst]}, x={grid[2][worst]}"
+  )
   assert err_wide.max() <= 10 * e
 
   # (3) log B
   with mpmath.workdps(50):
-    ref_betaln = np.vectorize(lambda p, q: float(mpmath.log(mpmath.beta(float(p), float(q)))))(la, lb)
+    ref_betaln = np.vectorize(lambda p, q: float(mpmath.log(mpmath.beta(float(p), float(q)))))(
+      la, lb
+    )
   err_betaln = np.max(np.abs(betaln - ref_betaln) / np.maximum(np.abs(ref_betaln), 1))
   print(f"betaln {dtype.__name__}: {err_betaln:.1e} (abs, rel above 1) = {err_betaln / e:.0f} eps")
   assert err_betaln <= 32 * e
@@ -152,8 +185,12 @@ def test_pixel_clamp_policy():
   """Exact 0s and 1s (most MNIST pixels) are evaluated at pixel_eps and 1 - pixel_eps."""
   a, b = np.float32(0.7), np.float32(3.0)
   x = np.array([0.0, DEFAULT_PIXEL_EPS, 1.0, 1 - DEFAULT_PIXEL_EPS, -0.5, 1.5], np.float32)
-  lp, raw = (np.asarray(v) for v in jax.jit(lambda a, b, x: (
-      Beta(a, b).log_prob(x), Beta(a, b, pixel_eps=0).log_prob(x[::2][:2])))(a, b, x))
+  lp, raw = (
+    np.asarray(v)
+    for v in jax.jit(
+      lambda a, b, x: (Beta(a, b).log_prob(x), Beta(a, b, pixel_eps=0).log_prob(x[::2][:2]))
+    )(a, b, x)
+  )
   assert lp[0] == lp[1] and lp[2] == lp[3] and lp[4] == lp[0] and lp[5] == lp[2]
   np.testing.assert_allclose(lp[:2], scipy.stats.beta(0.7, 3.0).logpdf(np.float32(1e-4)), rtol=1e-6)
   assert raw[0] == np.inf and raw[1] == -np.inf  # pixel_eps=0: the raw density, as documented
@@ -181,12 +218,15 @@ def test_gradients_wrt_alpha_beta_near_the_edges(dtype):
   @jax.jit
   def grads(a_raw, b_raw, a_clip, b_clip):
     raw = jax.grad(lambda a, b: jnp.sum(_log_prob(a, b, x_raw)), argnums=(0, 1))(a_raw, b_raw)
-    clip = jax.grad(lambda a, b: jnp.sum(_log_prob_clipped(a, b, x_clip)), argnums=(0, 1))(a_clip, b_clip)
+    clip = jax.grad(lambda a, b: jnp.sum(_log_prob_clipped(a, b, x_clip)), argnums=(0, 1))(
+      a_clip, b_clip
+    )
     return raw, clip
 
   # a, b broadcast to the x axis, so that each gradient entry belongs to one (a, b, x).
-  (ga, gb), (ga_c, gb_c) = grads(*(np.broadcast_to(g, grid_a.shape[:2] + (n,))
-                                   for n in (3, 2) for g in (grid_a, grid_b)))
+  (ga, gb), (ga_c, gb_c) = grads(
+    *(np.broadcast_to(g, grid_a.shape[:2] + (n,)) for n in (3, 2) for g in (grid_a, grid_b))
+  )
   got_a = np.concatenate([np.asarray(ga), np.asarray(ga_c)], -1).astype(np.float64)
   got_b = np.concatenate([np.asarray(gb), np.asarray(gb_c)], -1).astype(np.float64)
   assert np.all(np.isfinite(got_a)) and np.all(np.isfinite(got_b))
@@ -234,8 +274,9 @@ def test_sampling_moments_and_ks():
   a = np.array([p for p, _ in SAMPLE_AB], dtype)
   b = np.array([q for _, q in SAMPLE_AB], dtype)
   # The default (threefry) key: with the gamma sampler's many splits it compiles faster than rbg.
-  samples, mean, var = jax.jit(lambda k, a, b: (Beta(a, b).sample(k, (n,)), Beta(a, b).mean(),
-                                                Beta(a, b).variance()))(jax.random.key(0), a, b)
+  samples, mean, var = jax.jit(
+    lambda k, a, b: (Beta(a, b).sample(k, (n,)), Beta(a, b).mean(), Beta(a, b).variance())
+  )(jax.random.key(0), a, b)
   assert samples.dtype == dtype and samples.shape == (n, len(SAMPLE_AB))
   s = np.asarray(samples, np.float64)
   assert np.all((s >= 0) & (s <= 1))
@@ -290,8 +331,13 @@ def test_module_concentrations_and_sum():
   assert d.pixel_eps == DEFAULT_PIXEL_EPS
   # Against scipy, pixel by pixel, with the documented clamp.
   xc = np.clip(x, DEFAULT_PIXEL_EPS, 1 - DEFAULT_PIXEL_EPS).astype(np.float64)
-  ref = scipy.stats.beta(np.asarray(d.concentration1, np.float64),
-                         np.asarray(d.concentration0, np.float64)).logpdf(xc).sum(axis=(1, 2))
+  ref = (
+    scipy.stats.beta(
+      np.asarray(d.concentration1, np.float64), np.asarray(d.concentration0, np.float64)
+    )
+    .logpdf(xc)
+    .sum(axis=(1, 2))
+  )
   np.testing.assert_allclose(ll, ref, rtol=1e-5)
   with pytest.raises(ValueError, match="concentration_floor"):
     bad = likelihoods.get("beta", concentration_floor=-1.0)

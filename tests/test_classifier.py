@@ -21,8 +21,15 @@ TRAIN_SIZE, TEST_SIZE = 2000, 1000
 def tiny(mnist_dir, tmp_path_factory):
   """(info, folder) of a classifier trained for 2 epochs on 2000 real MNIST images."""
   folder = tmp_path_factory.mktemp("clf") / "tiny"
-  info = classifier.train_classifier(folder, epochs=2, seed=0, data_dir=mnist_dir,
-                                     train_size=TRAIN_SIZE, test_size=TEST_SIZE, verbose=False)
+  info = classifier.train_classifier(
+    folder,
+    epochs=2,
+    seed=0,
+    data_dir=mnist_dir,
+    train_size=TRAIN_SIZE,
+    test_size=TEST_SIZE,
+    verbose=False,
+  )
   return info, folder
 
 
@@ -56,7 +63,7 @@ def test_reload_gives_the_trained_params_and_logits(tiny, test_set):
 
 def test_outputs_shapes_chunks_and_input_forms(tiny, test_set):
   clf = classifier.load_classifier(tiny[1], min_accuracy=0.0)
-  x = test_set[0][:classifier.CHUNK + 7] / np.float32(255)  # two chunks, the last one padded
+  x = test_set[0][: classifier.CHUNK + 7] / np.float32(255)  # two chunks, the last one padded
   logits, feats = clf.logits_and_features(x)
   assert logits.shape == (len(x), 10) and feats.shape == (len(x), 128)
   assert logits.dtype == np.float32 and np.all(feats >= 0)  # post-ReLU features
@@ -93,12 +100,15 @@ def test_missing_cache_names_the_command(tmp_path, monkeypatch):
   assert str(err.value).endswith("\n  python -m experiments.train_classifier")
 
 
-@pytest.mark.parametrize("field,value,match", [
+@pytest.mark.parametrize(
+  "field,value,match",
+  [
     ("accuracy", 0.5, "accuracy 0.5000 < 0.99"),
     ("accuracy_dequantized", 0.98, "accuracy 0.9800 < 0.99"),
     ("version", "mnist-cnn-v0", "version"),
     ("params_sha256", "0" * 64, "SHA-256"),
-])
+  ],
+)
 def test_bad_cache_is_refused(tiny, tmp_path, field, value, match):
   folder = tmp_path / "copy"
   shutil.copytree(tiny[1], folder)

@@ -22,8 +22,6 @@ import likelihoods.continuous_bernoulli as cb
 from likelihoods import ContinuousBernoulli
 from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 
-
-
 # ----------------------------------------------------------------------------- mpmath oracles
 
 
@@ -72,8 +70,9 @@ def oracle_diff(fn, *args) -> float:
   digits that the 0/0 closed forms survive being evaluated 1e-20 away from eta = 0."""
   with mpmath.workdps(_dps(*args, 1e-20)):
     rest = [mpmath.mpf(float(a)) for a in args[1:]]
-    return float(mpmath.diff(lambda e: fn(e, *rest), mpmath.mpf(float(args[0])),
-                             h=mpmath.mpf("1e-20")))
+    return float(
+      mpmath.diff(lambda e: fn(e, *rest), mpmath.mpf(float(args[0])), h=mpmath.mpf("1e-20"))
+    )
 
 
 @jax.jit
@@ -86,8 +85,34 @@ def _cdf(eta, x):
   return ContinuousBernoulli(eta).cdf(x)
 
 
-LOGITS = sorted({0.0, *(s * v for s in (1, -1) for v in (
-    1e-30, 1e-12, 5e-11, 5e-7, 1e-6, 1e-3, 0.05, 0.3, 0.999, 1.0, 1.001, 2.0, 5.0, 13.8, 30.0, 100.0, 1e4))})
+LOGITS = sorted(
+  {
+    0.0,
+    *(
+      s * v
+      for s in (1, -1)
+      for v in (
+        1e-30,
+        1e-12,
+        5e-11,
+        5e-7,
+        1e-6,
+        1e-3,
+        0.05,
+        0.3,
+        0.999,
+        1.0,
+        1.001,
+        2.0,
+        5.0,
+        13.8,
+        30.0,
+        100.0,
+        1e4,
+      )
+    ),
+  }
+)
 XS = [0.0, 1e-4, 0.1, 0.5, 0.9, 0.9999, 1.0]
 
 
@@ -117,7 +142,9 @@ def test_density_integrates_to_one_at_extreme_logits(eta):
   x = 0.5 * scipy.special.expit(v)
   w = (1 / 64) * 0.5 * scipy.special.expit(v) * scipy.special.expit(-v) * np.pi * np.cosh(t)
   with jax.enable_x64(True):
-    total = sum(math.fsum(w * np.exp(np.asarray(_log_prob(jnp.float64(e), x)))) for e in (eta, -eta))
+    total = sum(
+      math.fsum(w * np.exp(np.asarray(_log_prob(jnp.float64(e), x)))) for e in (eta, -eta)
+    )
   print(f"CB eta={eta}: |integral - 1| = {abs(total - 1):.1e}")
   assert abs(total - 1) < 4e-15
 
@@ -145,14 +172,16 @@ def test_log_prob_mean_variance_cdf_icdf_vs_mpmath(dtype):
 
   # Rounding budget of x*eta - softplus(eta) + log C: eps times the size of the terms.
   e64 = e_grid.astype(np.float64)
-  scale = np.abs(x_grid * e64) + np.logaddexp(0, e64) + np.abs(np.log(np.maximum(np.abs(e64), 2))) + 1
+  scale = (
+    np.abs(x_grid * e64) + np.logaddexp(0, e64) + np.abs(np.log(np.maximum(np.abs(e64), 2))) + 1
+  )
   err = {
-      "log_prob": np.max(np.abs(lp - ref_lp) / scale),
-      "mean": np.max(np.abs(mean - ref_mean)),
-      "variance": np.max(np.abs(var - ref_var)),
-      "variance (rel)": np.max(np.abs(var - ref_var) / ref_var),
-      "cdf": np.max(np.abs(cdf - ref_cdf)),
-      "icdf": np.max(np.abs(icdf - ref_icdf)),
+    "log_prob": np.max(np.abs(lp - ref_lp) / scale),
+    "mean": np.max(np.abs(mean - ref_mean)),
+    "variance": np.max(np.abs(var - ref_var)),
+    "variance (rel)": np.max(np.abs(var - ref_var) / ref_var),
+    "cdf": np.max(np.abs(cdf - ref_cdf)),
+    "icdf": np.max(np.abs(icdf - ref_icdf)),
   }
   print(f"CB {dtype.__name__}: " + ", ".join(f"{k} {v:.1e}" for k, v in err.items()))
   e = eps(dtype)
@@ -175,10 +204,15 @@ def test_cdf_edges_and_inverse(dtype):
     d, m = ContinuousBernoulli(etas), ContinuousBernoulli(moderate)
     return d.cdf(x_edges), d.icdf(u_edges), m.cdf(m.icdf(u))
 
-  edges_cdf, edges_icdf, round_trip = evaluate(etas, np.array([-1, 0, 1, 2], dtype),
-                                               np.array([0, 1], dtype), moderate, u)
-  np.testing.assert_array_equal(edges_cdf, np.broadcast_to(np.array([0, 0, 1, 1], dtype), (len(LOGITS), 4)))
-  np.testing.assert_array_equal(edges_icdf, np.broadcast_to(np.array([0, 1], dtype), (len(LOGITS), 2)))
+  edges_cdf, edges_icdf, round_trip = evaluate(
+    etas, np.array([-1, 0, 1, 2], dtype), np.array([0, 1], dtype), moderate, u
+  )
+  np.testing.assert_array_equal(
+    edges_cdf, np.broadcast_to(np.array([0, 0, 1, 1], dtype), (len(LOGITS), 4))
+  )
+  np.testing.assert_array_equal(
+    edges_icdf, np.broadcast_to(np.array([0, 1], dtype), (len(LOGITS), 2))
+  )
   # The inverse is well conditioned where the density is not tiny: F(F^-1(u)) = u.
   np.testing.assert_allclose(round_trip, np.broadcast_to(u, (8, 99)), rtol=0, atol=4 * eps(dtype))
 
@@ -188,23 +222,36 @@ def test_taylor_window_accuracy(dtype):
   grid in [-50, 50] (tiny logits and both sides of the window boundary included) vs mpmath.
   The full table over candidate windows: ``uv run python tests/measure_cb_window.py``."""
   w = cb.TAYLOR_WINDOW
-  pos = np.concatenate([np.geomspace(1e-12, 1e-2, 40), np.linspace(1e-2, 3, 300),
-                        np.linspace(3, 50, 60), w * (1 + np.linspace(-1e-2, 1e-2, 41)), [w]])
+  pos = np.concatenate(
+    [
+      np.geomspace(1e-12, 1e-2, 40),
+      np.linspace(1e-2, 3, 300),
+      np.linspace(3, 50, 60),
+      w * (1 + np.linspace(-1e-2, 1e-2, 41)),
+      [w],
+    ]
+  )
   etas = np.unique(np.concatenate([-pos, [0.0], pos]).astype(dtype))
   # The boundary itself and its float neighbours.
   near = [np.nextafter(dtype(w), dtype(0)), np.nextafter(dtype(w), dtype(2))]
   etas = np.unique(np.concatenate([etas, near, np.negative(near)]))
   errors = {}
-  values = jax.jit(lambda e: (cb.log_normalizer(e), cb.mean_from_logits(e), cb.variance_from_logits(e)))(etas)
+  values = jax.jit(
+    lambda e: (cb.log_normalizer(e), cb.mean_from_logits(e), cb.variance_from_logits(e))
+  )(etas)
   for name, value, mp_fn in zip(["log C", "mean", "variance"], values, [mp_log_c, mp_mean, mp_var]):
     assert value.dtype == dtype
     got = np.asarray(value, np.float64)
     ref = np.array([oracle(mp_fn, e) for e in etas])
     errors[name] = float(np.max(np.abs(got - ref)))
-  print(f"CB window {w} ({dtype.__name__}, {etas.size} logits): "
-        + ", ".join(f"{k} {v:.1e}" for k, v in errors.items()))
-  tol = {np.float32: {"log C": 4e-7, "mean": 3e-7, "variance": 3e-7},
-         np.float64: {"log C": 6e-16, "mean": 6e-16, "variance": 6e-16}}[dtype]
+  print(
+    f"CB window {w} ({dtype.__name__}, {etas.size} logits): "
+    + ", ".join(f"{k} {v:.1e}" for k, v in errors.items())
+  )
+  tol = {
+    np.float32: {"log C": 4e-7, "mean": 3e-7, "variance": 3e-7},
+    np.float64: {"log C": 6e-16, "mean": 6e-16, "variance": 6e-16},
+  }[dtype]
   for name, err in errors.items():
     assert err <= tol[name], (name, err)
 
@@ -212,8 +259,9 @@ def test_taylor_window_accuracy(dtype):
 def test_exact_limits_at_zero():
   """No 0/0 at eta = 0: the exact limits, also a hair away from it."""
   e = np.array([0.0, 1e-30, -1e-30], np.float32)
-  log_c, mean, var = jax.jit(lambda e: (cb.log_normalizer(e), cb.mean_from_logits(e),
-                                        cb.variance_from_logits(e)))(e)
+  log_c, mean, var = jax.jit(
+    lambda e: (cb.log_normalizer(e), cb.mean_from_logits(e), cb.variance_from_logits(e))
+  )(e)
   np.testing.assert_array_equal(log_c, np.float32(math.log(2)))
   np.testing.assert_array_equal(mean, 0.5)
   np.testing.assert_array_equal(var, np.float32(1 / 12))
@@ -221,7 +269,23 @@ def test_exact_limits_at_zero():
 
 # ----------------------------------------------------------------------------- gradients
 
-GRAD_LOGITS = [0.0, 1e-6, -1e-6, 1e-3, -1e-3, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 30.0, -30.0, 1e4, -1e4]
+GRAD_LOGITS = [
+  0.0,
+  1e-6,
+  -1e-6,
+  1e-3,
+  -1e-3,
+  0.5,
+  -0.5,
+  1.0,
+  -1.0,
+  2.0,
+  -2.0,
+  30.0,
+  -30.0,
+  1e4,
+  -1e4,
+]
 
 
 def test_gradients_vs_mpmath(dtype):
@@ -246,8 +310,10 @@ def test_gradients_vs_mpmath(dtype):
   err_lp = np.max(np.abs(g_lp - ref_lp) / (2 + softplus_ulp))
   err_mean = np.max(np.abs(g_mean - ref_mean))
   rel_mean = np.max(np.abs(g_mean - ref_mean) / ref_mean)
-  print(f"CB grads {dtype.__name__}: dlogp/deta {err_lp:.1e} (/(2+softplus ulp)), dmean/deta {err_mean:.1e} "
-        f"(rel {rel_mean:.1e})")
+  print(
+    f"CB grads {dtype.__name__}: dlogp/deta {err_lp:.1e} (/(2+softplus ulp)), dmean/deta {err_mean:.1e} "
+    f"(rel {rel_mean:.1e})"
+  )
   e = eps(dtype)
   assert err_lp <= e
   assert err_mean <= 2 * e
@@ -296,10 +362,22 @@ def test_sampling_moments_and_ks(dtype):
 
 
 def test_logits_from_mean_round_trip(dtype):
-  m = np.unique(np.concatenate([np.geomspace(1e-4, 0.5, 400), 1 - np.geomspace(1e-4, 0.5, 400),
-                                np.linspace(1e-4, 1 - 1e-4, 401), [0.5]]).astype(dtype))
-  round_trip = jax.jit(lambda m: (likelihoods.logits_from_mean(m),
-                                  cb.mean_from_logits(likelihoods.logits_from_mean(m))))
+  m = np.unique(
+    np.concatenate(
+      [
+        np.geomspace(1e-4, 0.5, 400),
+        1 - np.geomspace(1e-4, 0.5, 400),
+        np.linspace(1e-4, 1 - 1e-4, 401),
+        [0.5],
+      ]
+    ).astype(dtype)
+  )
+  round_trip = jax.jit(
+    lambda m: (
+      likelihoods.logits_from_mean(m),
+      cb.mean_from_logits(likelihoods.logits_from_mean(m)),
+    )
+  )
   eta, back = round_trip(m)
   assert eta.dtype == dtype and np.all(np.isfinite(np.asarray(eta)))
   back = np.asarray(back)
@@ -326,8 +404,17 @@ def test_dtypes_preserved(dtype):
 
   def everything(etas, x):
     d = ContinuousBernoulli(etas)
-    return (d.log_prob(x), d.mean(), d.variance(), d.stddev(), d.cdf(x), d.icdf(x), d.probs,
-            d.sample(KEY, (3,)), likelihoods.logits_from_mean(x))
+    return (
+      d.log_prob(x),
+      d.mean(),
+      d.variance(),
+      d.stddev(),
+      d.cdf(x),
+      d.icdf(x),
+      d.probs,
+      d.sample(KEY, (3,)),
+      likelihoods.logits_from_mean(x),
+    )
 
   for out in jax.eval_shape(everything, etas, x):
     assert out.dtype == dtype
@@ -351,4 +438,6 @@ def test_module_outputs():
   lik = likelihoods.get("continuous_bernoulli")
   assert lik.outputs_per_pixel() == 1 and lik.display_name == "lambda"
   raw, x = np.zeros((2, 28, 28, 1), np.float32), np.zeros((2, 28, 28), np.float32)
-  assert jax.eval_shape(lambda r, x: lik.apply({}, r, x, method=lik.log_likelihood), raw, x).shape == (2,)
+  assert jax.eval_shape(
+    lambda r, x: lik.apply({}, r, x, method=lik.log_likelihood), raw, x
+  ).shape == (2,)

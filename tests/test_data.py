@@ -22,19 +22,19 @@ N = 256  # images used by the preprocessing tests
 
 @pytest.fixture(scope="module")
 def test_images(mnist_dir):
-    return data.load_mnist("test", source="idx", data_dir=mnist_dir)[0][:N]
+  return data.load_mnist("test", source="idx", data_dir=mnist_dir)[0][:N]
 
 
 def _copy_test_split(src: str, dst: pathlib.Path, gzipped: bool = True) -> pathlib.Path:
-    """Copy the t10k files to ``dst`` (decompressed if ``gzipped`` is False)."""
-    dst.mkdir(exist_ok=True)
-    for name in data.IDX_FILES["test"]:
-        raw = gzip.decompress(data.find_idx_file(src, name).read_bytes())
-        if gzipped:
-            (dst / f"{name}.gz").write_bytes(gzip.compress(raw, compresslevel=1))
-        else:
-            (dst / name).write_bytes(raw)
-    return dst
+  """Copy the t10k files to ``dst`` (decompressed if ``gzipped`` is False)."""
+  dst.mkdir(exist_ok=True)
+  for name in data.IDX_FILES["test"]:
+    raw = gzip.decompress(data.find_idx_file(src, name).read_bytes())
+    if gzipped:
+      (dst / f"{name}.gz").write_bytes(gzip.compress(raw, compresslevel=1))
+    else:
+      (dst / name).write_bytes(raw)
+  return dst
 
 
 # --------------------------------------------------------------------------------- IDX reader
@@ -42,89 +42,89 @@ def _copy_test_split(src: str, dst: pathlib.Path, gzipped: bool = True) -> pathl
 
 @pytest.mark.parametrize("split,n", [("train", 60000), ("test", 10000)])
 def test_idx_reader_real_files(mnist_dir, split, n):
-    images, labels = data.load_mnist(split, source="idx", data_dir=mnist_dir)
-    assert images.shape == (n, 28, 28) and images.dtype == np.uint8
-    assert labels.shape == (n,) and labels.dtype == np.uint8
-    assert set(np.unique(labels)) == set(range(10))
-    assert images.max() == 255 and images.min() == 0
-    assert data.load_mnist(split, source="idx", data_dir=mnist_dir)[0] is images  # cached
-    assert data.load_mnist(split)[0] is images  # "auto" resolves $MNIST_DIR (conftest) -> idx
+  images, labels = data.load_mnist(split, source="idx", data_dir=mnist_dir)
+  assert images.shape == (n, 28, 28) and images.dtype == np.uint8
+  assert labels.shape == (n,) and labels.dtype == np.uint8
+  assert set(np.unique(labels)) == set(range(10))
+  assert images.max() == 255 and images.min() == 0
+  assert data.load_mnist(split, source="idx", data_dir=mnist_dir)[0] is images  # cached
+  assert data.load_mnist(split)[0] is images  # "auto" resolves $MNIST_DIR (conftest) -> idx
 
 
 def test_checksums_are_checked(mnist_dir):
-    for name, expected in data.SHA256.items():
-        raw = gzip.decompress(data.find_idx_file(mnist_dir, name).read_bytes())
-        assert hashlib.sha256(raw).hexdigest() == expected
-    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte"):
-        data.read_idx(data.find_idx_file(mnist_dir, "t10k-labels-idx1-ubyte"), "0" * 64)
+  for name, expected in data.SHA256.items():
+    raw = gzip.decompress(data.find_idx_file(mnist_dir, name).read_bytes())
+    assert hashlib.sha256(raw).hexdigest() == expected
+  with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte"):
+    data.read_idx(data.find_idx_file(mnist_dir, "t10k-labels-idx1-ubyte"), "0" * 64)
 
 
 def test_uncompressed_files_accepted(mnist_dir, tmp_path):
-    folder = _copy_test_split(mnist_dir, tmp_path / "raw", gzipped=False)
-    images, labels = data.load_mnist("test", source="idx", data_dir=str(folder))
-    ref_images, ref_labels = data.load_mnist("test", source="idx", data_dir=mnist_dir)
-    np.testing.assert_array_equal(images, ref_images)
-    np.testing.assert_array_equal(labels, ref_labels)
+  folder = _copy_test_split(mnist_dir, tmp_path / "raw", gzipped=False)
+  images, labels = data.load_mnist("test", source="idx", data_dir=str(folder))
+  ref_images, ref_labels = data.load_mnist("test", source="idx", data_dir=mnist_dir)
+  np.testing.assert_array_equal(images, ref_images)
+  np.testing.assert_array_equal(labels, ref_labels)
 
 
 def test_corrupted_file_raises(mnist_dir, tmp_path):
-    folder = _copy_test_split(mnist_dir, tmp_path / "bad")
-    path = folder / "t10k-labels-idx1-ubyte.gz"
-    raw = bytearray(gzip.decompress(path.read_bytes()))
-    raw[100] = (raw[100] + 1) % 10  # change one label
-    path.write_bytes(gzip.compress(bytes(raw), compresslevel=1))
-    actual = hashlib.sha256(raw).hexdigest()
-    expected = data.SHA256["t10k-labels-idx1-ubyte"]
-    with pytest.raises(ValueError, match=f"t10k-labels-idx1-ubyte.*{expected}.*{actual}"):
-        data.load_mnist("test", source="idx", data_dir=str(folder))
+  folder = _copy_test_split(mnist_dir, tmp_path / "bad")
+  path = folder / "t10k-labels-idx1-ubyte.gz"
+  raw = bytearray(gzip.decompress(path.read_bytes()))
+  raw[100] = (raw[100] + 1) % 10  # change one label
+  path.write_bytes(gzip.compress(bytes(raw), compresslevel=1))
+  actual = hashlib.sha256(raw).hexdigest()
+  expected = data.SHA256["t10k-labels-idx1-ubyte"]
+  with pytest.raises(ValueError, match=f"t10k-labels-idx1-ubyte.*{expected}.*{actual}"):
+    data.load_mnist("test", source="idx", data_dir=str(folder))
 
 
 # ------------------------------------------------------------------------ resolving / failing
 
 
 def test_resolve_order(monkeypatch, tmp_path):
-    default = tmp_path / "default"
-    default.mkdir()
-    monkeypatch.setattr(data, "_DEFAULT_DIR", default)
-    monkeypatch.setenv("MNIST_DIR", "/from/env")
-    assert data.resolve_mnist_dir("/explicit") == "/explicit"
-    assert data.resolve_mnist_dir() == "/from/env"
-    monkeypatch.delenv("MNIST_DIR")
-    assert data.resolve_mnist_dir() == str(default)
-    monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
-    assert data.resolve_mnist_dir() is None
+  default = tmp_path / "default"
+  default.mkdir()
+  monkeypatch.setattr(data, "_DEFAULT_DIR", default)
+  monkeypatch.setenv("MNIST_DIR", "/from/env")
+  assert data.resolve_mnist_dir("/explicit") == "/explicit"
+  assert data.resolve_mnist_dir() == "/from/env"
+  monkeypatch.delenv("MNIST_DIR")
+  assert data.resolve_mnist_dir() == str(default)
+  monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
+  assert data.resolve_mnist_dir() is None
 
 
 def test_missing_dir_fails_fast(monkeypatch, tmp_path):
-    start = time.monotonic()
-    with pytest.raises(FileNotFoundError, match="not found in .*nowhere.*MNIST_DIR"):
-        data.load_mnist("train", source="idx", data_dir=str(tmp_path / "nowhere"))
-    monkeypatch.delenv("MNIST_DIR")
-    monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
-    with pytest.raises(data.MnistNotFoundError, match="MNIST_DIR"):
-        data.load_mnist("train", source="idx")
-    assert time.monotonic() - start < 1.0
+  start = time.monotonic()
+  with pytest.raises(FileNotFoundError, match="not found in .*nowhere.*MNIST_DIR"):
+    data.load_mnist("train", source="idx", data_dir=str(tmp_path / "nowhere"))
+  monkeypatch.delenv("MNIST_DIR")
+  monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
+  with pytest.raises(data.MnistNotFoundError, match="MNIST_DIR"):
+    data.load_mnist("train", source="idx")
+  assert time.monotonic() - start < 1.0
 
 
 @pytest.mark.parametrize("source", ["tfds", "auto"])
 def test_offline_tfds_fails_fast(monkeypatch, tmp_path, source):
-    from vae import mnist_tfds  # import TFDS before timing
+  from vae import mnist_tfds  # import TFDS before timing
 
-    hosts = []
+  hosts = []
 
-    def no_network(address, *args, **kwargs):
-        hosts.append(address[0])
-        raise OSError("network disabled in tests")
+  def no_network(address, *args, **kwargs):
+    hosts.append(address[0])
+    raise OSError("network disabled in tests")
 
-    monkeypatch.setattr(socket, "create_connection", no_network)
-    monkeypatch.delenv("MNIST_DIR")
-    monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
-    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
-    start = time.monotonic()
-    with pytest.raises(data.MnistNotFoundError, match="unreachable.*MNIST_DIR.*internet"):
-        data.load_mnist("train", source=source)
-    assert time.monotonic() - start < 5.0
-    assert hosts == [mnist_tfds.DEFAULT_URL.split("/")[2]]
+  monkeypatch.setattr(socket, "create_connection", no_network)
+  monkeypatch.delenv("MNIST_DIR")
+  monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
+  monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+  start = time.monotonic()
+  with pytest.raises(data.MnistNotFoundError, match="unreachable.*MNIST_DIR.*internet"):
+    data.load_mnist("train", source=source)
+  assert time.monotonic() - start < 5.0
+  assert hosts == [mnist_tfds.DEFAULT_URL.split("/")[2]]
 
 
 # --------------------------------------------------------------------------------- preprocess
@@ -132,117 +132,117 @@ def test_offline_tfds_fails_fast(monkeypatch, tmp_path, source):
 
 @pytest.mark.parametrize("protocol", data.PROTOCOLS)
 def test_preprocess_range_dtype_determinism_jit(test_images, protocol):
-    images = jnp.asarray(data.prepare_images(test_images, protocol))
-    fn = jax.jit(data.preprocess, static_argnames=("protocol", "gamma"))
-    key = jax.random.key(0)
-    fn(key, images, protocol)  # compile, then check that no host transfer happens
-    with jax.transfer_guard("disallow"):
-        x = fn(key, images, protocol)
-    assert x.shape == images.shape and x.dtype == jnp.float32
-    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
-    np.testing.assert_array_equal(x, fn(jax.random.key(0), images, protocol))
-    np.testing.assert_array_equal(x, data.preprocess(jax.random.key(0), images, protocol))
-    other = fn(jax.random.key(1), images, protocol)
-    assert (protocol in ("dequantized", "binarized_dynamic")) == bool(jnp.any(x != other))
+  images = jnp.asarray(data.prepare_images(test_images, protocol))
+  fn = jax.jit(data.preprocess, static_argnames=("protocol", "gamma"))
+  key = jax.random.key(0)
+  fn(key, images, protocol)  # compile, then check that no host transfer happens
+  with jax.transfer_guard("disallow"):
+    x = fn(key, images, protocol)
+  assert x.shape == images.shape and x.dtype == jnp.float32
+  assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+  np.testing.assert_array_equal(x, fn(jax.random.key(0), images, protocol))
+  np.testing.assert_array_equal(x, data.preprocess(jax.random.key(0), images, protocol))
+  other = fn(jax.random.key(1), images, protocol)
+  assert (protocol in ("dequantized", "binarized_dynamic")) == bool(jnp.any(x != other))
 
 
 def test_dequantized_values(test_images):
-    x = np.asarray(data.preprocess(jax.random.key(3), test_images, "dequantized"))
-    np.testing.assert_array_equal(np.floor(256 * x), test_images)
-    assert abs((256 * x - test_images).mean() - 0.5) < 0.01  # u ~ U[0, 1)
+  x = np.asarray(data.preprocess(jax.random.key(3), test_images, "dequantized"))
+  np.testing.assert_array_equal(np.floor(256 * x), test_images)
+  assert abs((256 * x - test_images).mean() - 0.5) < 0.01  # u ~ U[0, 1)
 
 
 def test_binarized_dynamic_is_bernoulli(test_images):
-    x = np.asarray(data.preprocess(jax.random.key(0), test_images, "binarized_dynamic"))
-    assert set(np.unique(x)) == {0.0, 1.0}
-    assert np.all(x[test_images == 0] == 0) and np.all(x[test_images == 255] == 1)
-    assert abs(x.mean() - test_images.mean() / 255) < 0.005
+  x = np.asarray(data.preprocess(jax.random.key(0), test_images, "binarized_dynamic"))
+  assert set(np.unique(x)) == {0.0, 1.0}
+  assert np.all(x[test_images == 0] == 0) and np.all(x[test_images == 255] == 1)
+  assert abs(x.mean() - test_images.mean() / 255) < 0.005
 
 
 def test_binarized_static_fixed(test_images):
-    prepared = data.prepare_images(test_images, "binarized_static", seed=0)
-    assert prepared.dtype == np.uint8 and set(np.unique(prepared)) == {0, 255}
-    again = functools.partial(data.prepare_images, test_images, "binarized_static")
-    np.testing.assert_array_equal(prepared, again(seed=0))
-    assert np.any(prepared != again(seed=1))
-    assert abs(prepared.mean() - test_images.mean()) < 0.005 * 255
-    x = np.asarray(data.preprocess(jax.random.key(0), prepared, "binarized_static"))
-    np.testing.assert_array_equal(x, prepared / 255)  # exactly {0., 1.}
-    as_float = data.preprocess(jax.random.key(1), jnp.asarray(x), "binarized_static")
-    np.testing.assert_array_equal(as_float, x)
-    for protocol in set(data.PROTOCOLS) - {"binarized_static"}:
-        assert data.prepare_images(test_images, protocol) is test_images
+  prepared = data.prepare_images(test_images, "binarized_static", seed=0)
+  assert prepared.dtype == np.uint8 and set(np.unique(prepared)) == {0, 255}
+  again = functools.partial(data.prepare_images, test_images, "binarized_static")
+  np.testing.assert_array_equal(prepared, again(seed=0))
+  assert np.any(prepared != again(seed=1))
+  assert abs(prepared.mean() - test_images.mean()) < 0.005 * 255
+  x = np.asarray(data.preprocess(jax.random.key(0), prepared, "binarized_static"))
+  np.testing.assert_array_equal(x, prepared / 255)  # exactly {0., 1.}
+  as_float = data.preprocess(jax.random.key(1), jnp.asarray(x), "binarized_static")
+  np.testing.assert_array_equal(as_float, x)
+  for protocol in set(data.PROTOCOLS) - {"binarized_static"}:
+    assert data.prepare_images(test_images, protocol) is test_images
 
 
 @pytest.mark.parametrize("gamma", [-0.5, -0.25, 0.0, 0.25, 0.5])
 def test_warped_formula(test_images, gamma):
-    x = np.asarray(data.preprocess(jax.random.key(0), test_images, "warped", gamma=gamma))
-    p = test_images / 255.0
-    if gamma == -0.5:
-        expected = (p >= 0.5).astype(float)
-    elif gamma < 0:
-        expected = np.clip((p + gamma) / (1 + 2 * gamma), 0, 1)
-    else:
-        expected = gamma + (1 - 2 * gamma) * p
-    np.testing.assert_allclose(x, expected, atol=1e-6)
+  x = np.asarray(data.preprocess(jax.random.key(0), test_images, "warped", gamma=gamma))
+  p = test_images / 255.0
+  if gamma == -0.5:
+    expected = (p >= 0.5).astype(float)
+  elif gamma < 0:
+    expected = np.clip((p + gamma) / (1 + 2 * gamma), 0, 1)
+  else:
+    expected = gamma + (1 - 2 * gamma) * p
+  np.testing.assert_allclose(x, expected, atol=1e-6)
 
 
 def test_dequantized_test_set(test_images):
-    a = data.dequantized_test_set(test_images)
-    assert a.dtype == np.float32 and a.shape == test_images.shape
-    np.testing.assert_array_equal(a, data.dequantized_test_set(test_images, seed=0))
-    assert np.any(a != data.dequantized_test_set(test_images, seed=1))
-    np.testing.assert_array_equal(np.floor(256 * a), test_images)
+  a = data.dequantized_test_set(test_images)
+  assert a.dtype == np.float32 and a.shape == test_images.shape
+  np.testing.assert_array_equal(a, data.dequantized_test_set(test_images, seed=0))
+  assert np.any(a != data.dequantized_test_set(test_images, seed=1))
+  np.testing.assert_array_equal(np.floor(256 * a), test_images)
 
 
 def test_bad_inputs(test_images):
-    key = jax.random.key(0)
-    with pytest.raises(ValueError, match="'valid'.*'train', 'test'"):
-        data.load_mnist("valid")
-    with pytest.raises(ValueError, match="'web'.*'auto', 'idx', 'tfds'"):
-        data.load_mnist("train", source="web")
-    with pytest.raises(ValueError, match="'noisy'.*" + ".*".join(data.PROTOCOLS)):
-        data.preprocess(key, test_images, "noisy")
-    with pytest.raises(ValueError, match="'noisy'"):
-        data.prepare_images(test_images, "noisy")
-    with pytest.raises(ValueError, match="float32"):
-        data.prepare_images(test_images.astype(np.float32), "continuous")
-    for gamma in (-0.6, 0.75):
-        with pytest.raises(ValueError, match=f"gamma={gamma}"):
-            data.preprocess(key, test_images, "warped", gamma=gamma)
+  key = jax.random.key(0)
+  with pytest.raises(ValueError, match="'valid'.*'train', 'test'"):
+    data.load_mnist("valid")
+  with pytest.raises(ValueError, match="'web'.*'auto', 'idx', 'tfds'"):
+    data.load_mnist("train", source="web")
+  with pytest.raises(ValueError, match="'noisy'.*" + ".*".join(data.PROTOCOLS)):
+    data.preprocess(key, test_images, "noisy")
+  with pytest.raises(ValueError, match="'noisy'"):
+    data.prepare_images(test_images, "noisy")
+  with pytest.raises(ValueError, match="float32"):
+    data.prepare_images(test_images.astype(np.float32), "continuous")
+  for gamma in (-0.6, 0.75):
+    with pytest.raises(ValueError, match=f"gamma={gamma}"):
+      data.preprocess(key, test_images, "warped", gamma=gamma)
 
 
 # ------------------------------------------------------------------------------- TFDS builder
 
 
 def test_tfds_roundtrip_from_local_files(mnist_dir, monkeypatch, tmp_path):
-    import tensorflow_datasets as tfds
+  import tensorflow_datasets as tfds
 
-    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
-    images, labels = data.load_mnist("test", source="tfds", data_dir=mnist_dir)
-    ref_images, ref_labels = data.load_mnist("test", source="idx", data_dir=mnist_dir)
-    np.testing.assert_array_equal(images, ref_images)
-    np.testing.assert_array_equal(labels, ref_labels)
-    source = tfds.data_source("mnist_idx", split="train", data_dir=tmp_path, download=False)
-    assert len(source) == 60000 and int(source[7]["label"]) == data.load_mnist("train")[1][7]
-    assert "tensorflow" not in sys.modules
+  monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+  images, labels = data.load_mnist("test", source="tfds", data_dir=mnist_dir)
+  ref_images, ref_labels = data.load_mnist("test", source="idx", data_dir=mnist_dir)
+  np.testing.assert_array_equal(images, ref_images)
+  np.testing.assert_array_equal(labels, ref_labels)
+  source = tfds.data_source("mnist_idx", split="train", data_dir=tmp_path, download=False)
+  assert len(source) == 60000 and int(source[7]["label"]) == data.load_mnist("train")[1][7]
+  assert "tensorflow" not in sys.modules
 
 
 def test_tfds_download_path(mnist_dir, tmp_path):
-    """The dl_manager download branch, served from a local HTTP server (no internet needed)."""
-    from vae import mnist_tfds
+  """The dl_manager download branch, served from a local HTTP server (no internet needed)."""
+  from vae import mnist_tfds
 
-    handler = functools.partial(_QuietHandler, directory=mnist_dir)
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        mnist_tfds.MnistIdx(url=url, data_dir=str(tmp_path)).download_and_prepare()
-        server.shutdown()
-    images, labels = mnist_tfds.load_split("test", tfds_data_dir=str(tmp_path))
-    np.testing.assert_array_equal(images, data.load_mnist("test", source="idx")[0])
-    np.testing.assert_array_equal(labels, data.load_mnist("test", source="idx")[1])
+  handler = functools.partial(_QuietHandler, directory=mnist_dir)
+  with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    mnist_tfds.MnistIdx(url=url, data_dir=str(tmp_path)).download_and_prepare()
+    server.shutdown()
+  images, labels = mnist_tfds.load_split("test", tfds_data_dir=str(tmp_path))
+  np.testing.assert_array_equal(images, data.load_mnist("test", source="idx")[0])
+  np.testing.assert_array_equal(labels, data.load_mnist("test", source="idx")[1])
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+  def log_message(self, *args):
+    pass

@@ -61,11 +61,15 @@ def test_iw_bound_is_the_log_mean_of_the_weights():
   np.testing.assert_allclose(objective.iwae_bound(out), expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("dist", [
+@pytest.mark.parametrize(
+  "dist",
+  [
     likelihoods.Normal(jnp.array([0.3, -0.4, 1.4, 0.5]), jnp.array([0.1, 0.01, 0.2, 3.0])),
     likelihoods.ContinuousBernoulli(jnp.array([0.0, 3.0, -40.0, 1e4])),
     likelihoods.Beta(jnp.array([0.3, 2.0, 50.0, 1.0]), jnp.array([0.5, 5.0, 2.0, 1.0])),
-], ids=["normal", "cb", "beta"])
+  ],
+  ids=["normal", "cb", "beta"],
+)
 def test_discretized_probabilities_sum_to_one(dist):
   levels = jnp.arange(256.0)[:, None]
   probs = np.exp(np.asarray(metrics.discretized_log_probs(dist, levels), np.float64))
@@ -132,17 +136,28 @@ def test_end_to_end_evaluation_of_a_tiny_run(trained):
   result = evaluate.evaluate_workdir(trained, None, tiny_eval_config())
   assert result["epoch"] == 2 and len(result["per_seed"]) == 2
   head = evaluate.headline(result)
-  for name in ("elbo", "iw_log_likelihood", "common_bits_per_dim", "discretized_nll",
-               "knn_accuracy", "active_units", "recon_mse", "shift_toward_half",
-               "sharpness_ratio"):
+  for name in (
+    "elbo",
+    "iw_log_likelihood",
+    "common_bits_per_dim",
+    "discretized_nll",
+    "knn_accuracy",
+    "active_units",
+    "recon_mse",
+    "shift_toward_half",
+    "sharpness_ratio",
+  ):
     assert np.isfinite(head[name]["mean"]), name
     assert len(head[name]["per_seed"]) == 2
   seed0 = result["per_seed"][0]
   assert seed0["elbo"]["n"] == 200 and seed0["elbo"]["stderr"] > 0
   assert seed0["iw_log_likelihood"]["mean"] >= seed0["elbo"]["mean"] - 1.0
   assert head["common_bits_per_dim"]["mean"] == pytest.approx(
-      np.mean([objective.bits_per_dim(s["common"]["log_likelihood"]["mean"]) for s in
-               result["per_seed"]]), rel=1e-6)
+    np.mean(
+      [objective.bits_per_dim(s["common"]["log_likelihood"]["mean"]) for s in result["per_seed"]]
+    ),
+    rel=1e-6,
+  )
   for name in ("eval.json", "reconstructions.png", "samples.png", "intensity.png"):
     assert os.path.exists(os.path.join(trained, "eval", "epoch_0002", name)), name
   assert json.load(open(os.path.join(trained, "eval.json")))["epoch"] == 2
@@ -154,8 +169,9 @@ def test_end_to_end_evaluation_of_a_tiny_run(trained):
   other = tiny_eval_config()
   other.num_importance_samples = 10
   evaluate.evaluate_workdir(trained, None, other)
-  kept = [f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002"))
-          if f.startswith("eval.json.")]
+  kept = [
+    f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002")) if f.startswith("eval.json.")
+  ]
   assert len(kept) == 1
 
 
@@ -171,12 +187,27 @@ def test_bernoulli_run_reports_the_cb_protocol_and_no_discretized_measure(tmp_pa
 
 
 def test_checkpoint_from_eight_devices_restores_and_evaluates_on_one(tmp_path):
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
-         "JAX_PLATFORMS": "cpu"}
-  cmd = [sys.executable, "-m", "experiments.train", "--config", "experiments/configs/default.py",
-         f"--workdir={tmp_path}", "--config.model.hidden=(32,)", "--config.model.latent_dim=4",
-         "--config.data.train_size=256", "--config.data.test_size=200", "--config.batch_size=64",
-         "--config.eval_batch_size=40", "--config.num_epochs=1", "--config.progress_bar=False"]
+  env = {
+    **os.environ,
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+    "JAX_PLATFORMS": "cpu",
+  }
+  cmd = [
+    sys.executable,
+    "-m",
+    "experiments.train",
+    "--config",
+    "experiments/configs/default.py",
+    f"--workdir={tmp_path}",
+    "--config.model.hidden=(32,)",
+    "--config.model.latent_dim=4",
+    "--config.data.train_size=256",
+    "--config.data.test_size=200",
+    "--config.batch_size=64",
+    "--config.eval_batch_size=40",
+    "--config.num_epochs=1",
+    "--config.progress_bar=False",
+  ]
   subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
   assert len(jax.devices()) == 1
   r = vae.load(str(tmp_path))

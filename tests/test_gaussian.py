@@ -14,9 +14,9 @@ import pytest
 import scipy.stats
 
 import likelihoods
-from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 from likelihoods import Normal
 from likelihoods.gaussian import soft_clip_log_sigma
+from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 
 D = 28 * 28
 
@@ -35,7 +35,9 @@ def _cdf(loc, scale, x):
 # ----------------------------------------------------------------------------- the distribution
 
 
-@pytest.mark.parametrize("loc,scale", [(0.0, 1.0), (0.3, 1e-3), (-5.0, 30.0), (1e4, 2.0), (0.5, 0.0025)])
+@pytest.mark.parametrize(
+  "loc,scale", [(0.0, 1.0), (0.3, 1e-3), (-5.0, 30.0), (1e4, 2.0), (0.5, 0.0025)]
+)
 def test_density_integrates_to_one(loc, scale):
   """Trapezoid rule over loc +- 40 scale with step scale/8 (exponentially accurate for a Gaussian)."""
   with jax.enable_x64(True):
@@ -57,10 +59,10 @@ def test_against_scipy_stats(dtype):
   # rounded difference x - loc when |x - loc| >> |x|, |loc| does not hold: use |x| + |loc| instead).
   scale_lp = ((np.abs(x64) + np.abs(l64)) / s64) ** 2 + np.abs(np.log(s64)) + 1
   err = {
-      "log_prob": np.max(np.abs(lp - ref.logpdf(x64)) / scale_lp),
-      "mean": np.max(np.abs(mean - np.broadcast_to(ref.mean(), mean.shape)) / (np.abs(l64) + 1)),
-      "variance": np.max(np.abs(var / ref.var() - 1)),
-      "cdf": np.max(np.abs(cdf - ref.cdf(x64))),
+    "log_prob": np.max(np.abs(lp - ref.logpdf(x64)) / scale_lp),
+    "mean": np.max(np.abs(mean - np.broadcast_to(ref.mean(), mean.shape)) / (np.abs(l64) + 1)),
+    "variance": np.max(np.abs(var / ref.var() - 1)),
+    "cdf": np.max(np.abs(cdf - ref.cdf(x64))),
   }
   # Lower tail relative (z down to -4e6: scipy's and jax's ndtr both use erfc there).
   lower = (z < -1) & (ref.cdf(x64) > 1e-300)
@@ -89,8 +91,9 @@ def test_gradients_wrt_loc_and_log_sigma(dtype, log_scale_path):
       return Normal(loc, jnp.exp(ls), log_scale=ls).log_prob(xs)
     return Normal(loc, jnp.exp(ls)).log_prob(xs)
 
-  g_loc, g_ls = jax.jit(jax.grad(lambda l, s: jnp.sum(log_prob(l, s)), argnums=(0, 1)))(
-      grid[0], grid[1])
+  g_loc, g_ls = jax.jit(jax.grad(lambda m, s: jnp.sum(log_prob(m, s)), argnums=(0, 1)))(
+    grid[0], grid[1]
+  )
   g_loc, g_ls = np.asarray(g_loc, np.float64), np.asarray(g_ls, np.float64)
   assert np.all(np.isfinite(g_loc)) and np.all(np.isfinite(g_ls))
 
@@ -99,7 +102,7 @@ def test_gradients_wrt_loc_and_log_sigma(dtype, log_scale_path):
       loc, ls, x = (mpmath.mpf(float(v)) for v in (loc, ls, x))
 
       def f(m, s):
-        return -(x - m) ** 2 / (2 * mpmath.exp(2 * s)) - s - mpmath.log(2 * mpmath.pi) / 2
+        return -((x - m) ** 2) / (2 * mpmath.exp(2 * s)) - s - mpmath.log(2 * mpmath.pi) / 2
 
       if wrt == "loc":
         return float(mpmath.diff(lambda m: f(m, ls), loc))
@@ -112,8 +115,10 @@ def test_gradients_wrt_loc_and_log_sigma(dtype, log_scale_path):
   size = (np.abs(x64) + np.abs(l64)) * np.exp(-s64)
   err_loc = np.max(np.abs(g_loc - ref_loc) / (size * np.exp(-s64) + 1e-300))
   err_ls = np.max(np.abs(g_ls - ref_ls) / (size**2 + 1))
-  print(f"Normal grads {dtype.__name__} ({'log_scale' if log_scale_path else 'scale'}): "
-        f"loc {err_loc:.1e}, log sigma {err_ls:.1e}")
+  print(
+    f"Normal grads {dtype.__name__} ({'log_scale' if log_scale_path else 'scale'}): "
+    f"loc {err_loc:.1e}, log sigma {err_ls:.1e}"
+  )
   e = eps(dtype)
   assert err_loc <= 3 * e
   assert err_ls <= 4 * e
@@ -123,7 +128,7 @@ def test_sampling_moments_and_ks(dtype):
   n = 20_000
   locs = np.array([0.0, 0.5, -30.0, 1e4], dtype)
   scales = np.array([1.0, 0.0025, 7.0, 2.0], dtype)
-  samples = jax.jit(lambda k, l, s: Normal(l, s).sample(k, (n,)))(KEY, locs, scales)
+  samples = jax.jit(lambda k, m, s: Normal(m, s).sample(k, (n,)))(KEY, locs, scales)
   assert samples.dtype == dtype and samples.shape == (n, 4)
   s = np.asarray(samples, np.float64)
   l64, s64 = locs.astype(np.float64), scales.astype(np.float64)
@@ -141,8 +146,16 @@ def test_dtypes_and_broadcasting(dtype):
 
   def everything(loc, scale, x):
     d = Normal(loc, scale)
-    return (d.log_prob(x), d.mean(), d.variance(), d.stddev(), d.cdf(x), d.icdf(x), d.sample(KEY, (5,)),
-            Normal(loc, scale, log_scale=jnp.log(scale)).log_prob(x))
+    return (
+      d.log_prob(x),
+      d.mean(),
+      d.variance(),
+      d.stddev(),
+      d.cdf(x),
+      d.icdf(x),
+      d.sample(KEY, (5,)),
+      Normal(loc, scale, log_scale=jnp.log(scale)).log_prob(x),
+    )
 
   shapes = [(3, 4)] * 6 + [(5, 3, 4), (3, 4)]
   for out, shape in zip(jax.eval_shape(everything, loc, scale, x), shapes):
@@ -160,8 +173,12 @@ def test_icdf_inverts_cdf(dtype):
 def test_log_scale_path_matches_scale_path(dtype):
   rng = np.random.default_rng(0)
   loc, ls, x = (rng.normal(0, 3, 200).astype(dtype) for _ in range(3))
-  a, b = jax.jit(lambda l, s, x: (Normal(l, jnp.exp(s)).log_prob(x),
-                                  Normal(l, jnp.exp(s), log_scale=s).log_prob(x)))(loc, ls, x)
+  a, b = jax.jit(
+    lambda m, s, x: (
+      Normal(m, jnp.exp(s)).log_prob(x),
+      Normal(m, jnp.exp(s), log_scale=s).log_prob(x),
+    )
+  )(loc, ls, x)
   size = ((np.abs(x) + np.abs(loc)) * np.exp(-ls.astype(np.float64))) ** 2 + np.abs(ls) + 1
   assert np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b)) / size) <= 4 * eps(dtype)
 
@@ -171,13 +188,21 @@ def test_log_scale_path_matches_scale_path(dtype):
 
 def _init_apply(lik, raw, x, train=False):
   """(variables, log_likelihood, updated stats or None), jit-compiled."""
-  variables = jax.jit(lambda r, x: lik.init(KEY, r, x, train=train, method=lik.log_likelihood))(raw, x)
+  variables = jax.jit(lambda r, x: lik.init(KEY, r, x, train=train, method=lik.log_likelihood))(
+    raw, x
+  )
   if train:
-    ll, updates = jax.jit(lambda v, r, x: lik.apply(v, r, x, train=True, method=lik.log_likelihood,
-                                                   mutable=["likelihood_stats"]))(variables, raw, x)
+    ll, updates = jax.jit(
+      lambda v, r, x: lik.apply(
+        v, r, x, train=True, method=lik.log_likelihood, mutable=["likelihood_stats"]
+      )
+    )(variables, raw, x)
     return variables, ll, updates
-  return variables, jax.jit(lambda v, r, x: lik.apply(v, r, x, method=lik.log_likelihood))(
-      variables, raw, x), None
+  return (
+    variables,
+    jax.jit(lambda v, r, x: lik.apply(v, r, x, method=lik.log_likelihood))(variables, raw, x),
+    None,
+  )
 
 
 def _batch(dtype, n=4, seed=0):
@@ -198,8 +223,11 @@ def test_fixed_sigma_half_is_sum_of_squares_plus_log_pi(dtype, mean):
   r64 = raw[..., 0].astype(np.float64)
   mu = 1 / (1 + np.exp(-r64)) if mean == "sigmoid" else r64
   sse = np.sum((x - mu) ** 2, axis=(1, 2))
-  np.testing.assert_allclose(-np.asarray(ll, np.float64), sse + D / 2 * math.log(math.pi),
-                             rtol=4 * eps(dtype) if dtype == np.float64 else 2e-6)
+  np.testing.assert_allclose(
+    -np.asarray(ll, np.float64),
+    sse + D / 2 * math.log(math.pi),
+    rtol=4 * eps(dtype) if dtype == np.float64 else 2e-6,
+  )
 
 
 def test_optimal_sigma_train_and_eval(dtype):
@@ -214,15 +242,18 @@ def test_optimal_sigma_train_and_eval(dtype):
   mu = 1 / (1 + np.exp(-raw[..., 0].astype(np.float64)))
   mse = np.mean((x - mu) ** 2)
   log_sigma = -6 + math.log1p(math.exp(0.5 * math.log(mse) + 6))  # sigma-VAE's soft clip, exactly
-  expected = np.sum(-0.5 * (x - mu) ** 2 * math.exp(-2 * log_sigma) - log_sigma
-                    - 0.5 * math.log(2 * math.pi), axis=(1, 2))
+  expected = np.sum(
+    -0.5 * (x - mu) ** 2 * math.exp(-2 * log_sigma) - log_sigma - 0.5 * math.log(2 * math.pi),
+    axis=(1, 2),
+  )
   rtol = 1e-13 if dtype == np.float64 else 2e-6
   np.testing.assert_allclose(np.asarray(ll, np.float64), expected, rtol=rtol)
   # The soft clip (applied to the optimal sigma too, as in sigma-VAE's code) moves sigma^2 off the
   # batch MSE by a factor exp(2 log1p(e^-(log sigma + 6))): +1.2% here (MSE 0.18), +5% at MSE 0.01.
   excess = math.exp(2 * log_sigma) / mse - 1
-  assert excess == pytest.approx(math.expm1(2 * math.log1p(math.exp(-(0.5 * math.log(mse) + 6)))),
-                                 rel=1e-12)
+  assert excess == pytest.approx(
+    math.expm1(2 * math.log1p(math.exp(-(0.5 * math.log(mse) + 6)))), rel=1e-12
+  )
   assert 0.011 < excess < 0.012
 
   stats1 = updates["likelihood_stats"]  # float32 statistics
@@ -232,8 +263,11 @@ def test_optimal_sigma_train_and_eval(dtype):
   raw2, x2 = _batch(dtype, seed=1)
   mse2 = np.mean((x2 - 1 / (1 + np.exp(-raw2[..., 0].astype(np.float64)))) ** 2)
   variables2 = {**variables, "likelihood_stats": stats1}
-  _, updates2 = jax.jit(lambda v, r, x: lik.apply(v, r, x, train=True, method=lik.log_likelihood,
-                                                 mutable=["likelihood_stats"]))(variables2, raw2, x2)
+  _, updates2 = jax.jit(
+    lambda v, r, x: lik.apply(
+      v, r, x, train=True, method=lik.log_likelihood, mutable=["likelihood_stats"]
+    )
+  )(variables2, raw2, x2)
   stats2 = updates2["likelihood_stats"]
   np.testing.assert_allclose(float(stats2["mse_ema"]), 0.09 * mse + 0.1 * mse2, rtol=4e-6)
   np.testing.assert_allclose(float(stats2["mse_weight"]), 0.19, rtol=1e-7)
@@ -244,16 +278,28 @@ def test_optimal_sigma_train_and_eval(dtype):
   ll_eval = np.asarray(evaluate(raw, x), np.float64)
   running = (0.09 * mse + 0.1 * mse2) / 0.19
   ls_eval = -6 + math.log1p(math.exp(0.5 * math.log(running) + 6))
-  expected = np.sum(-0.5 * (x - mu) ** 2 * math.exp(-2 * ls_eval) - ls_eval
-                    - 0.5 * math.log(2 * math.pi), axis=(1, 2))
+  expected = np.sum(
+    -0.5 * (x - mu) ** 2 * math.exp(-2 * ls_eval) - ls_eval - 0.5 * math.log(2 * math.pi),
+    axis=(1, 2),
+  )
   np.testing.assert_allclose(ll_eval, expected, rtol=2e-6)  # the running stats are float32
   # One image's eval likelihood does not depend on the rest of the batch.
-  np.testing.assert_allclose(np.asarray(evaluate(raw[:1], x[:1]), np.float64), ll_eval[:1], rtol=1e-6)
+  np.testing.assert_allclose(
+    np.asarray(evaluate(raw[:1], x[:1]), np.float64), ll_eval[:1], rtol=1e-6
+  )
   # Before any training step the running estimate is sigma = 1.
-  fresh = np.asarray(jax.jit(lambda r, x: lik.apply(variables, r, x, method=lik.log_likelihood))(raw, x))
+  fresh = np.asarray(
+    jax.jit(lambda r, x: lik.apply(variables, r, x, method=lik.log_likelihood))(raw, x)
+  )
   log_sigma_1 = -6 + math.log1p(math.exp(6))
-  np.testing.assert_allclose(fresh, np.sum(-0.5 * (x - mu) ** 2 * math.exp(-2 * log_sigma_1) - log_sigma_1
-                                           - 0.5 * math.log(2 * math.pi), axis=(1, 2)), rtol=2e-6)
+  np.testing.assert_allclose(
+    fresh,
+    np.sum(
+      -0.5 * (x - mu) ** 2 * math.exp(-2 * log_sigma_1) - log_sigma_1 - 0.5 * math.log(2 * math.pi),
+      axis=(1, 2),
+    ),
+    rtol=2e-6,
+  )
 
 
 def test_soft_clip_values_and_gradients(dtype):
@@ -272,14 +318,25 @@ def test_soft_clip_values_and_gradients(dtype):
   # jax.nn.softplus's derivative exp(y - softplus(y)) costs ulp(softplus(y)) ~ |y| eps, y = v + 6.
   y = v.astype(np.float64) + 6
   softplus_ulp = np.where((y > 0) & (y < 40), y, 0.0)
-  err = np.abs(np.asarray(grad, np.float64) - ref_grad) / np.maximum(ref_grad, 1e-300) / (1 + softplus_ulp)
+  err = (
+    np.abs(np.asarray(grad, np.float64) - ref_grad)
+    / np.maximum(ref_grad, 1e-300)
+    / (1 + softplus_ulp)
+  )
   assert np.max(err) <= eps(dtype)
   assert np.all(np.asarray(out) >= -6)
 
 
-@pytest.mark.parametrize("mode,dtype", [("shared", np.float32), ("per_pixel", np.float32),
-                                        ("decoder", np.float32), ("optimal", np.float32),
-                                        ("optimal", np.float64)])
+@pytest.mark.parametrize(
+  "mode,dtype",
+  [
+    ("shared", np.float32),
+    ("per_pixel", np.float32),
+    ("decoder", np.float32),
+    ("optimal", np.float32),
+    ("optimal", np.float64),
+  ],
+)
 def test_soft_clip_when_sigma_would_collapse(mode, dtype):
   """x == mean exactly: the likelihood wants sigma -> 0. log sigma stays >= -6 (log_sigma_min) and
   the loss and its gradients (raw output and params) stay finite."""
@@ -296,24 +353,38 @@ def _soft_clip_when_sigma_would_collapse(mode, dtype):
   if mode == "decoder":
     raw = np.concatenate([raw, np.full_like(raw, -1e4)], axis=-1)
   train = mode == "optimal"
-  variables = jax.jit(lambda r, x: lik.init(KEY, r, x, train=train, method=lik.log_likelihood))(raw, x)
+  variables = jax.jit(lambda r, x: lik.init(KEY, r, x, train=train, method=lik.log_likelihood))(
+    raw, x
+  )
 
   def loss(params, raw):
-    out = lik.apply({**variables, "params": params}, raw, x, train=train, method=lik.log_likelihood,
-                    mutable=["likelihood_stats"] if train else False)
+    out = lik.apply(
+      {**variables, "params": params},
+      raw,
+      x,
+      train=train,
+      method=lik.log_likelihood,
+      mutable=["likelihood_stats"] if train else False,
+    )
     ll = out[0] if train else out
     return -jnp.sum(ll)
 
   params = variables.get("params", {})
   value, (g_params, g_raw) = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(params, raw)
-  scale = jax.jit(lambda r, x: lik.apply(variables, r, x, train=train, mutable=["likelihood_stats"]
-                                         if train else False))(raw, x)
+  scale = jax.jit(
+    lambda r, x: lik.apply(
+      variables, r, x, train=train, mutable=["likelihood_stats"] if train else False
+    )
+  )(raw, x)
   dist = scale[0] if train else scale
   log_sigma = np.asarray(dist.log_scale)
   assert np.all(log_sigma >= -6) and np.all(log_sigma < -6 + 1e-6)
   # The loss is D (log sigma + log(2 pi) / 2) per image with log sigma ~ -6.
-  np.testing.assert_allclose(float(value), 2 * D * (-6 + 0.5 * math.log(2 * math.pi)),
-                             rtol=1e-5 if dtype == np.float32 else 1e-13)  # float32 sum of 1568
+  np.testing.assert_allclose(
+    float(value),
+    2 * D * (-6 + 0.5 * math.log(2 * math.pi)),
+    rtol=1e-5 if dtype == np.float32 else 1e-13,
+  )  # float32 sum of 1568
   assert np.isfinite(float(value))
   for leaf in jax.tree_util.tree_leaves((g_params, g_raw)):
     assert np.all(np.isfinite(np.asarray(leaf)))
@@ -326,16 +397,23 @@ def test_decoder_sigma_extreme_outputs_are_finite(dtype):
   assert lik.outputs_per_pixel() == 2
   rng = np.random.default_rng(0)
   x = rng.uniform(size=(2, 28, 28)).astype(dtype)
-  for sigma_raw, per_pixel, grad in [(1e4, -(1e4 + 0.5 * math.log(2 * math.pi)), -1.0),
-                                     (-1e4, None, None)]:
-    raw = np.stack([rng.normal(size=(2, 28, 28)), np.full((2, 28, 28), sigma_raw)], -1).astype(dtype)
+  for sigma_raw, per_pixel, grad in [
+    (1e4, -(1e4 + 0.5 * math.log(2 * math.pi)), -1.0),
+    (-1e4, None, None),
+  ]:
+    raw = np.stack([rng.normal(size=(2, 28, 28)), np.full((2, 28, 28), sigma_raw)], -1).astype(
+      dtype
+    )
     variables = {}
-    f = jax.jit(jax.value_and_grad(lambda r: jnp.sum(lik.apply(variables, r, x, method=lik.log_likelihood))))
+    f = jax.jit(
+      jax.value_and_grad(lambda r: jnp.sum(lik.apply(variables, r, x, method=lik.log_likelihood)))
+    )
     value, g = f(raw)
     assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(g)))
     if per_pixel is not None:
-      np.testing.assert_allclose(float(value), 2 * D * per_pixel,
-                                 rtol=1e-5 if dtype == np.float32 else 1e-13)  # float32 sum
+      np.testing.assert_allclose(
+        float(value), 2 * D * per_pixel, rtol=1e-5 if dtype == np.float32 else 1e-13
+      )  # float32 sum
       np.testing.assert_allclose(np.asarray(g[..., 1]), grad, rtol=1e-6)
       np.testing.assert_array_equal(np.asarray(g[..., 0]), 0.0)  # z = (x - mu) e^-1e4 = 0
 
@@ -347,12 +425,17 @@ def test_module_params_and_outputs(mode):
   lik = likelihoods.get("gaussian", sigma=mode)
   raw = np.zeros((4, 28, 28, lik.outputs_per_pixel()), np.float32)
   x = np.zeros((4, 28, 28), np.float32)
-  variables = jax.eval_shape(lambda r, x: lik.init(KEY, r, x, train=True, method=lik.log_likelihood),
-                             raw, x)
+  variables = jax.eval_shape(
+    lambda r, x: lik.init(KEY, r, x, train=True, method=lik.log_likelihood), raw, x
+  )
   shapes = jax.tree_util.tree_map(lambda v: v.shape, variables)
-  expected = {"shared": {"params": {"log_sigma": ()}},
-              "per_pixel": {"params": {"log_sigma": (28, 28)}},
-              "optimal": {"likelihood_stats": {"mse_ema": (), "mse_weight": ()}}}.get(mode, {})
+  expected = {
+    "shared": {"params": {"log_sigma": ()}},
+    "per_pixel": {"params": {"log_sigma": (28, 28)}},
+    "optimal": {"likelihood_stats": {"mse_ema": (), "mse_weight": ()}},
+  }.get(mode, {})
   assert dict(shapes) == expected
-  out = jax.eval_shape(lambda v, r, x: lik.apply(v, r, x, method=lik.log_likelihood), variables, raw, x)
+  out = jax.eval_shape(
+    lambda v, r, x: lik.apply(v, r, x, method=lik.log_likelihood), variables, raw, x
+  )
   assert out.shape == (4,) and out.dtype == np.float32

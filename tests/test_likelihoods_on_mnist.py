@@ -15,7 +15,6 @@ All eight (data, raw) combinations go through one jit-compiled, vmapped function
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,8 +27,9 @@ from vae import data as vae_data
 KEY = jax.random.key(0, impl="rbg")
 BATCH = 8
 
-CONFIGS = ([("bernoulli", {}), ("continuous_bernoulli", {}), ("beta", {})]
-           + [("gaussian", {"sigma": s, "mean": m}) for s in SIGMA_MODES for m in MEAN_ACTIVATIONS])
+CONFIGS = [("bernoulli", {}), ("continuous_bernoulli", {}), ("beta", {})] + [
+  ("gaussian", {"sigma": s, "mean": m}) for s in SIGMA_MODES for m in MEAN_ACTIVATIONS
+]
 
 
 def _config_id(config):
@@ -60,8 +60,12 @@ def data(mnist_pixels):
 def raw_variants(k: int) -> list[np.ndarray]:
   rng = np.random.default_rng(1)
   shape = (BATCH, 28, 28, k)
-  return [rng.normal(0, 2, shape).astype(np.float32), np.full(shape, 1e4, np.float32),
-          np.full(shape, -1e4, np.float32), (1e4 * rng.choice([-1, 1], shape)).astype(np.float32)]
+  return [
+    rng.normal(0, 2, shape).astype(np.float32),
+    np.full(shape, 1e4, np.float32),
+    np.full(shape, -1e4, np.float32),
+    (1e4 * rng.choice([-1, 1], shape)).astype(np.float32),
+  ]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=_config_id)
@@ -82,8 +86,9 @@ def test_finite_loss_and_gradients_under_jit_vmap_grad(config, data):
     """(per-image log-likelihood, the distribution's log_prob summed here, updated stats)."""
     v = {"params": params, **stats}
     if train:
-      ll, updates = lik.apply(v, raw, x, train=True, method=lik.log_likelihood,
-                              mutable=["likelihood_stats"])
+      ll, updates = lik.apply(
+        v, raw, x, train=True, method=lik.log_likelihood, mutable=["likelihood_stats"]
+      )
       dist, _ = lik.apply(v, raw, x, train=True, mutable=["likelihood_stats"])
       return ll, jnp.sum(dist.log_prob(x), axis=(-2, -1)), updates
     ll = lik.apply(v, raw, x, method=lik.log_likelihood)
@@ -91,19 +96,20 @@ def test_finite_loss_and_gradients_under_jit_vmap_grad(config, data):
 
   def one_variant(raw, x):
     out = {}
-    for train in ((False, True) if optimal else (False,)):
+    for train in (False, True) if optimal else (False,):
       loss = lambda p, r: -jnp.sum(log_likelihood(p, r, x, train)[0])  # noqa: E731
       ll, summed, updates = log_likelihood(params, raw, x, train)
       g_params, g_raw = jax.grad(loss, argnums=(0, 1))(params, raw)
-      out["train" if train else "eval"] = dict(ll=ll, summed=summed, g_params=g_params, g_raw=g_raw,
-                                               updates=updates)
+      out["train" if train else "eval"] = dict(
+        ll=ll, summed=summed, g_params=g_params, g_raw=g_raw, updates=updates
+      )
     # vmap over images: one image at a time (event_ndims=2 makes a scalar per image).
     out["per_image"] = jax.vmap(lambda r, x: log_likelihood(params, r, x, False)[0])(raw, x)
     return out
 
   results = jax.jit(jax.vmap(one_variant))(raws, xs)
 
-  for train in ((False, True) if optimal else (False,)):
+  for train in (False, True) if optimal else (False,):
     r = results["train" if train else "eval"]
     ll = np.asarray(r["ll"])
     assert ll.shape == (8, BATCH) and ll.dtype == np.float32
@@ -120,14 +126,17 @@ def test_finite_loss_and_gradients_under_jit_vmap_grad(config, data):
   # The moderate raw output on real data: not every pixel at its optimum, so gradients are nonzero.
   assert np.all(np.any(np.asarray(results["eval"]["g_raw"])[[0, 4]] != 0, axis=(-4, -3, -2, -1)))
   # vmap over images == the batch (eval mode).
-  np.testing.assert_allclose(np.asarray(results["per_image"]), np.asarray(results["eval"]["ll"]),
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+    np.asarray(results["per_image"]), np.asarray(results["eval"]["ll"]), rtol=1e-6
+  )
   if optimal:
     # Train mode: the batch MSE of each of the 8 vmapped batches went into its own running stats.
     updates = results["train"]["updates"]["likelihood_stats"]
     assert updates["mse_ema"].shape == (8,) and np.all(np.asarray(updates["mse_weight"]) > 0)
-    mu = np.asarray(jax.nn.sigmoid(raws[..., 0]) if opts["mean"] == "sigmoid" else raws[..., 0],
-                    np.float64)
+    mu = np.asarray(
+      jax.nn.sigmoid(raws[..., 0]) if opts["mean"] == "sigmoid" else raws[..., 0], np.float64
+    )
     mse = np.mean((xs - mu) ** 2, axis=(1, 2, 3))
-    np.testing.assert_allclose(np.asarray(updates["mse_ema"]), (1 - lik.stats_momentum) * mse,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+      np.asarray(updates["mse_ema"]), (1 - lik.stats_momentum) * mse, rtol=1e-5
+    )

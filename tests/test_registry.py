@@ -7,8 +7,12 @@ import re
 import pytest
 
 import likelihoods
-from likelihoods import (BernoulliLikelihood, BetaLikelihood, ContinuousBernoulliLikelihood,
-                         GaussianLikelihood)
+from likelihoods import (
+  BernoulliLikelihood,
+  BetaLikelihood,
+  ContinuousBernoulliLikelihood,
+  GaussianLikelihood,
+)
 from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES
 
 NAMES = ("bernoulli", "beta", "continuous_bernoulli", "gaussian")
@@ -20,9 +24,15 @@ def test_available_names():
   assert MEAN_ACTIVATIONS == ("sigmoid", "identity")
 
 
-@pytest.mark.parametrize("name,cls", [("bernoulli", BernoulliLikelihood), ("beta", BetaLikelihood),
-                                      ("continuous_bernoulli", ContinuousBernoulliLikelihood),
-                                      ("gaussian", GaussianLikelihood)])
+@pytest.mark.parametrize(
+  "name,cls",
+  [
+    ("bernoulli", BernoulliLikelihood),
+    ("beta", BetaLikelihood),
+    ("continuous_bernoulli", ContinuousBernoulliLikelihood),
+    ("gaussian", GaussianLikelihood),
+  ],
+)
 def test_get_builds_the_module(name, cls):
   lik = likelihoods.get(name)
   assert type(lik) is cls
@@ -33,14 +43,24 @@ def test_get_builds_the_module(name, cls):
 def test_options_and_defaults():
   assert likelihoods.options("bernoulli") == {"event_ndims": 2}
   assert likelihoods.options("continuous_bernoulli") == {"event_ndims": 2}
-  assert likelihoods.options("beta") == {"event_ndims": 2, "concentration_floor": 1e-3,
-                                         "pixel_eps": 1e-4}
+  assert likelihoods.options("beta") == {
+    "event_ndims": 2,
+    "concentration_floor": 1e-3,
+    "pixel_eps": 1e-4,
+  }
   gaussian = likelihoods.options("gaussian")
   assert gaussian["sigma"] == "shared" and gaussian["mean"] == "sigmoid"
   assert gaussian["fixed_sigma"] ** 2 == pytest.approx(0.5, rel=1e-15)
   assert gaussian["log_sigma_min"] == -6.0
-  assert set(gaussian) == {"event_ndims", "sigma", "mean", "fixed_sigma", "log_sigma_min",
-                           "init_log_sigma", "stats_momentum"}
+  assert set(gaussian) == {
+    "event_ndims",
+    "sigma",
+    "mean",
+    "fixed_sigma",
+    "log_sigma_min",
+    "init_log_sigma",
+    "stats_momentum",
+  }
 
 
 @pytest.mark.parametrize("sigma", SIGMA_MODES)
@@ -78,9 +98,14 @@ def test_unknown_option():
     likelihoods.get("beta", parent=None)
 
 
-@pytest.mark.parametrize("option,bad,allowed", [("sigma", "learned", SIGMA_MODES),
-                                                ("sigma", "Fixed", SIGMA_MODES),
-                                                ("mean", "tanh", MEAN_ACTIVATIONS)])
+@pytest.mark.parametrize(
+  "option,bad,allowed",
+  [
+    ("sigma", "learned", SIGMA_MODES),
+    ("sigma", "Fixed", SIGMA_MODES),
+    ("mean", "tanh", MEAN_ACTIVATIONS),
+  ],
+)
 def test_bad_choice_is_rejected_at_construction(option, bad, allowed):
   with pytest.raises(ValueError) as info:
     likelihoods.get("gaussian", **{option: bad})

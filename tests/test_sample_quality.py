@@ -71,8 +71,9 @@ def test_feature_stats_and_from_stats_agree_with_direct():
   mu, sigma = sq.feature_stats(a.astype(np.float32))
   assert mu.dtype == np.float64 and sigma.shape == (8, 8)
   np.testing.assert_allclose(sigma, np.cov(a, rowvar=False), rtol=1e-6)
-  np.testing.assert_allclose(sq.frechet_from_stats(mu, sigma, *sq.feature_stats(b)),
-                             sq.frechet_distance(a, b), rtol=1e-6)
+  np.testing.assert_allclose(
+    sq.frechet_from_stats(mu, sigma, *sq.feature_stats(b)), sq.frechet_distance(a, b), rtol=1e-6
+  )
   with pytest.raises(ValueError, match="inconsistent shapes"):
     sq.frechet_from_stats(mu, sigma, mu[:4], sigma[:4, :4])
   with pytest.raises(ValueError):
@@ -113,8 +114,9 @@ def test_inception_score_known_value_and_bounds():
   logits = (3 * rng.normal(size=(500, 10))).astype(np.float32)
   probs = np.exp(logits - logits.max(1, keepdims=True))
   probs /= probs.sum(1, keepdims=True)
-  np.testing.assert_allclose(sq.inception_score(logits), sq.inception_score(probs, kind="probs"),
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    sq.inception_score(logits), sq.inception_score(probs, kind="probs"), rtol=1e-5
+  )
 
 
 def test_inception_score_input_checks():

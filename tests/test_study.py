@@ -22,8 +22,13 @@ def test_smoke_study_writes_a_report_and_resumes(tmp_path):
   for decoder in c.decoders:
     assert f"| {decoder} |" in text
     assert os.path.exists(tmp_path / "runs" / decoder / "eval.json")
-  for fig in ("reconstructions.png", "samples.png", "intensity.png", "loss_geometry.png",
-              "learning_curves.png"):
+  for fig in (
+    "reconstructions.png",
+    "samples.png",
+    "intensity.png",
+    "loss_geometry.png",
+    "learning_curves.png",
+  ):
     assert os.path.getsize(tmp_path / fig) > 1000, fig
     assert f"({fig})" in text
   assert "Claim *BCE is biased toward 0.5*" in text
@@ -36,12 +41,14 @@ def test_smoke_study_writes_a_report_and_resumes(tmp_path):
   assert gap < 1e-2
   # Resume: nothing is retrained or re-evaluated.
   mtimes = {d: os.path.getmtime(tmp_path / "runs" / d / "eval.json") for d in c.decoders}
-  steps_before = {d: ckpt.manager(str(tmp_path / "runs" / d), read_only=True).all_steps()
-                  for d in c.decoders}
+  steps_before = {
+    d: ckpt.manager(str(tmp_path / "runs" / d), read_only=True).all_steps() for d in c.decoders
+  }
   study.run_study(c, str(tmp_path))
   assert mtimes == {d: os.path.getmtime(tmp_path / "runs" / d / "eval.json") for d in c.decoders}
-  assert steps_before == {d: ckpt.manager(str(tmp_path / "runs" / d), read_only=True).all_steps()
-                          for d in c.decoders}
+  assert steps_before == {
+    d: ckpt.manager(str(tmp_path / "runs" / d), read_only=True).all_steps() for d in c.decoders
+  }
 
 
 def test_a_study_with_other_settings_is_refused_and_unknown_decoders_named(tmp_path):
@@ -57,11 +64,17 @@ def test_a_study_with_other_settings_is_refused_and_unknown_decoders_named(tmp_p
 
 def test_findings_follow_the_numbers():
   def row(shift, sharp, mse):
-    return {"shift_toward_half": {"mean": shift, "std": 0, "per_seed": [shift]},
-            "sharpness_ratio": {"mean": sharp, "std": 0, "per_seed": [sharp]},
-            "recon_mse": {"mean": mse, "std": 0, "per_seed": [mse]}}
-  table = {"bernoulli": row(0.05, 0.5, 30), "gaussian_fixed": row(0.01, 0.8, 40),
-           "gaussian_shared": row(-0.01, 0.9, 20)}
+    return {
+      "shift_toward_half": {"mean": shift, "std": 0, "per_seed": [shift]},
+      "sharpness_ratio": {"mean": sharp, "std": 0, "per_seed": [sharp]},
+      "recon_mse": {"mean": mse, "std": 0, "per_seed": [mse]},
+    }
+
+  table = {
+    "bernoulli": row(0.05, 0.5, 30),
+    "gaussian_fixed": row(0.01, 0.8, 40),
+    "gaussian_shared": row(-0.01, 0.9, 20),
+  }
   text = "\n".join(report.findings(table, {"kl": {"gaussian_fixed": 10, "gaussian_shared": 25}}))
   assert "BCE is biased toward 0.5*: Bernoulli reconstructions move toward 0.5 by +0.0500" in text
   assert text.count("**Holds**") == 3

@@ -18,10 +18,14 @@ from vae import steps
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 LIKELIHOODS = [
-    ("bernoulli", {}), ("continuous_bernoulli", {}), ("beta", {}),
-    ("gaussian", {"sigma": "fixed"}), ("gaussian", {"sigma": "shared"}),
-    ("gaussian", {"sigma": "per_pixel"}), ("gaussian", {"sigma": "decoder"}),
-    ("gaussian", {"sigma": "optimal", "mean": "identity"}),
+  ("bernoulli", {}),
+  ("continuous_bernoulli", {}),
+  ("beta", {}),
+  ("gaussian", {"sigma": "fixed"}),
+  ("gaussian", {"sigma": "shared"}),
+  ("gaussian", {"sigma": "per_pixel"}),
+  ("gaussian", {"sigma": "decoder"}),
+  ("gaussian", {"sigma": "optimal", "mean": "identity"}),
 ]
 
 
@@ -58,7 +62,9 @@ def test_resume_is_bit_identical(tmp_path):
   assert result.epoch == 3 and not result.interrupted
   for a, b in zip(final_arrays(tmp_path / "straight"), final_arrays(tmp_path / "resumed")):
     np.testing.assert_array_equal(a, b)
-  assert metrics_without_timing(tmp_path / "straight") == metrics_without_timing(tmp_path / "resumed")
+  assert metrics_without_timing(tmp_path / "straight") == metrics_without_timing(
+    tmp_path / "resumed"
+  )
 
 
 def test_rerun_of_a_finished_run_changes_nothing(tmp_path):
@@ -99,6 +105,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     def epoch(state, images):
       state, metrics = fn(state, images)
       return state, {**metrics, "loss": metrics["loss"] * np.nan}
+
     return jax.jit(epoch, donate_argnums=0)
 
   monkeypatch.setattr(steps, "make_train_epoch", poisoned)
@@ -124,19 +131,33 @@ def test_vmapped_seeds_equal_separate_runs(tmp_path):
 
 
 def _train_cmd(workdir, *overrides):
-  return [sys.executable, "-m", "experiments.train", "--config", "experiments/configs/default.py",
-          f"--workdir={workdir}", "--config.model.hidden=(32,)", "--config.model.latent_dim=4",
-          "--config.data.test_size=200", "--config.eval_batch_size=40",
-          "--config.progress_bar=False", *overrides]
+  return [
+    sys.executable,
+    "-m",
+    "experiments.train",
+    "--config",
+    "experiments/configs/default.py",
+    f"--workdir={workdir}",
+    "--config.model.hidden=(32,)",
+    "--config.model.latent_dim=4",
+    "--config.data.test_size=200",
+    "--config.eval_batch_size=40",
+    "--config.progress_bar=False",
+    *overrides,
+  ]
 
 
 def test_eight_devices_equal_one(tmp_path):
   args = ["--config.data.train_size=512", "--config.batch_size=64", "--config.num_epochs=2"]
   for n, name in ((8, "eight"), (1, "one")):
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
-           "JAX_PLATFORMS": "cpu"}
-    subprocess.run(_train_cmd(tmp_path / name, *args), cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    env = {
+      **os.environ,
+      "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
+      "JAX_PLATFORMS": "cpu",
+    }
+    subprocess.run(
+      _train_cmd(tmp_path / name, *args), cwd=ROOT, env=env, check=True, capture_output=True
+    )
   one, eight = metrics_without_timing(tmp_path / "one"), metrics_without_timing(tmp_path / "eight")
   for a, b in zip(final_arrays(tmp_path / "one"), final_arrays(tmp_path / "eight")):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
@@ -147,10 +168,16 @@ def test_eight_devices_equal_one(tmp_path):
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, sig):
   args = ["--config.data.train_size=6400", "--config.batch_size=64", "--config.num_epochs=4"]
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-  subprocess.run(_train_cmd(tmp_path / "straight", *args), cwd=ROOT, env=env, check=True,
-                 capture_output=True)
-  proc = subprocess.Popen(_train_cmd(tmp_path / "cut", *args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  subprocess.run(
+    _train_cmd(tmp_path / "straight", *args), cwd=ROOT, env=env, check=True, capture_output=True
+  )
+  proc = subprocess.Popen(
+    _train_cmd(tmp_path / "cut", *args),
+    cwd=ROOT,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+  )
   metrics = tmp_path / "cut" / ckpt.METRICS_FILE
   deadline = time.time() + 120
   while not (metrics.exists() and metrics.read_text().strip()) and time.time() < deadline:
@@ -161,8 +188,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, sig):
     assert proc.returncode == 0, out
     assert "interrupted (SIGTERM)" in out
     assert ckpt.manager(str(tmp_path / "cut"), read_only=True).latest_step() < 4
-  subprocess.run(_train_cmd(tmp_path / "cut", *args), cwd=ROOT, env=env, check=True,
-                 capture_output=True)
+  subprocess.run(
+    _train_cmd(tmp_path / "cut", *args), cwd=ROOT, env=env, check=True, capture_output=True
+  )
   for a, b in zip(final_arrays(tmp_path / "straight"), final_arrays(tmp_path / "cut")):
     np.testing.assert_array_equal(a, b)
   assert metrics_without_timing(tmp_path / "straight") == metrics_without_timing(tmp_path / "cut")

@@ -28,10 +28,19 @@ METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
 
 # Fields that may differ between the run in a workdir and a resumed (or evaluated) one.
-RESUMABLE_FIELDS = frozenset({
-    "num_epochs", "keep_checkpoints", "checkpoint_every_epochs", "eval_every_epochs",
-    "image_every_epochs", "progress_bar", "eval_batch_size", "data.source", "data.data_dir",
-})
+RESUMABLE_FIELDS = frozenset(
+  {
+    "num_epochs",
+    "keep_checkpoints",
+    "checkpoint_every_epochs",
+    "eval_every_epochs",
+    "image_every_epochs",
+    "progress_bar",
+    "eval_batch_size",
+    "data.source",
+    "data.data_dir",
+  }
+)
 
 
 class ConfigMismatchError(ValueError):
@@ -80,16 +89,21 @@ def check_or_write_config(workdir: str, config: ml_collections.ConfigDict) -> No
     with open(path) as f:
       old = json.load(f)
     old_flat, new_flat = _flatten(old), _flatten(new)
-    changed = sorted(k for k in set(old_flat) | set(new_flat)
-                     if old_flat.get(k, "<absent>") != new_flat.get(k, "<absent>")
-                     and k not in RESUMABLE_FIELDS)
+    changed = sorted(
+      k
+      for k in set(old_flat) | set(new_flat)
+      if old_flat.get(k, "<absent>") != new_flat.get(k, "<absent>") and k not in RESUMABLE_FIELDS
+    )
     if changed:
-      details = "; ".join(f"{k}: {old_flat.get(k, '<absent>')!r} in the workdir, "
-                          f"{new_flat.get(k, '<absent>')!r} now" for k in changed)
+      details = "; ".join(
+        f"{k}: {old_flat.get(k, '<absent>')!r} in the workdir, {new_flat.get(k, '<absent>')!r} now"
+        for k in changed
+      )
       raise ConfigMismatchError(
-          f"workdir {workdir!r} holds a run with a different config ({details}). These fields "
-          f"change the model, data or optimization, so it cannot be resumed; use a new --workdir. "
-          f"Fields that may change on resume: {sorted(RESUMABLE_FIELDS)}")
+        f"workdir {workdir!r} holds a run with a different config ({details}). These fields "
+        f"change the model, data or optimization, so it cannot be resumed; use a new --workdir. "
+        f"Fields that may change on resume: {sorted(RESUMABLE_FIELDS)}"
+      )
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
     json.dump(new, f, indent=2, sort_keys=True)
@@ -98,10 +112,12 @@ def check_or_write_config(workdir: str, config: ml_collections.ConfigDict) -> No
 
 def manager(workdir: str, keep: int = 3, *, read_only: bool = False) -> ocp.CheckpointManager:
   """Orbax manager over WORKDIR/checkpoints; steps are epochs. Only complete checkpoints count."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
-                                         read_only=read_only)
-  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)),
-                               options=options)
+  options = ocp.CheckpointManagerOptions(
+    max_to_keep=keep, create=not read_only, read_only=read_only
+  )
+  return ocp.CheckpointManager(
+    os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)), options=options
+  )
 
 
 def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
@@ -114,10 +130,12 @@ def restore(mngr: ocp.CheckpointManager, like, epoch: int | None = None):
   if epoch is None:
     raise FileNotFoundError(f"no complete checkpoint in {mngr.directory}")
   if epoch not in mngr.all_steps():
-    raise ValueError(f"no checkpoint for epoch {epoch} in {mngr.directory}; "
-                     f"available: {sorted(mngr.all_steps())}")
+    raise ValueError(
+      f"no checkpoint for epoch {epoch} in {mngr.directory}; available: {sorted(mngr.all_steps())}"
+    )
   abstract = jax.tree.map(
-      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=getattr(a, "sharding", None)), like)
+    lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=getattr(a, "sharding", None)), like
+  )
   return epoch, mngr.restore(epoch, args=ocp.args.StandardRestore(abstract))
 
 

@@ -57,8 +57,8 @@ TRAIN_COMMAND = "python -m experiments.train_classifier"
 DEFAULT_EPOCHS = 5
 BATCH_SIZE = 128
 LEARNING_RATE = 2e-3
-MAX_SHIFT = 2               # random translation of training images, in pixels per axis
-CHUNK = 500                 # images per compiled inference call
+MAX_SHIFT = 2  # random translation of training images, in pixels per axis
+CHUNK = 500  # images per compiled inference call
 _PIXEL_MEAN, _PIXEL_STD = 0.1307, 0.3081  # MNIST train statistics of pixel / 255
 
 
@@ -83,8 +83,11 @@ class Conv(nn.Module):
     h, w = (-(-size // s) for size in x.shape[1:3])
     pads = [max((n - 1) * s + k - size, 0) for n, size in zip((h, w), x.shape[1:3])]
     xp = jnp.pad(x, [(0, 0)] + [(p // 2, p - p // 2) for p in pads] + [(0, 0)])
-    patches = [xp[:, i:i + (h - 1) * s + 1:s, j:j + (w - 1) * s + 1:s]
-               for i in range(k) for j in range(k)]
+    patches = [
+      xp[:, i : i + (h - 1) * s + 1 : s, j : j + (w - 1) * s + 1 : s]
+      for i in range(k)
+      for j in range(k)
+    ]
     return nn.Dense(self.features)(jnp.concatenate(patches, axis=-1))
 
 
@@ -139,7 +142,7 @@ def make_train_epoch(tx: optax.GradientTransformation, batch_size: int):
     params, opt_state, key = state
     key, k_perm, k_steps = jax.random.split(key, 3)
     steps = images.shape[0] // batch_size
-    order = jax.random.permutation(k_perm, images.shape[0])[:steps * batch_size]
+    order = jax.random.permutation(k_perm, images.shape[0])[: steps * batch_size]
 
     def step(carry, inputs):
       params, opt_state = carry
@@ -150,8 +153,10 @@ def make_train_epoch(tx: optax.GradientTransformation, batch_size: int):
       return (optax.apply_updates(params, updates), opt_state), loss
 
     (params, opt_state), losses = jax.lax.scan(
-        step, (params, opt_state),
-        (order.reshape(steps, batch_size), jax.random.split(k_steps, steps)))
+      step,
+      (params, opt_state),
+      (order.reshape(steps, batch_size), jax.random.split(k_steps, steps)),
+    )
     return (params, opt_state, key), jnp.mean(losses)
 
   return jax.jit(epoch, donate_argnums=0)
@@ -163,15 +168,15 @@ class ClassifierInfo:
 
   path: str
   version: str
-  accuracy: float               # test accuracy on pixel / 255
-  accuracy_dequantized: float   # test accuracy on data.dequantized_test_set(seed=0)
+  accuracy: float  # test accuracy on pixel / 255
+  accuracy_dequantized: float  # test accuracy on data.dequantized_test_set(seed=0)
   epochs: int
   seed: int
   train_size: int
   test_size: int
   batch_size: int
   learning_rate: float
-  train_seconds: float          # wall time of loading, compiling and training
+  train_seconds: float  # wall time of loading, compiling and training
   params_sha256: str
 
   def to_json(self) -> str:
@@ -186,11 +191,18 @@ def resolve_dir(path: str | os.PathLike | None = None) -> str:
   return os.path.abspath(os.path.expanduser(os.fspath(chosen)))
 
 
-def train_classifier(workdir_or_path: str | os.PathLike | None = None, *,
-                     epochs: int = DEFAULT_EPOCHS, seed: int = 0, data_dir: str | None = None,
-                     batch_size: int = BATCH_SIZE, learning_rate: float = LEARNING_RATE,
-                     train_size: int | None = None, test_size: int | None = None,
-                     verbose: bool = True) -> ClassifierInfo:
+def train_classifier(
+  workdir_or_path: str | os.PathLike | None = None,
+  *,
+  epochs: int = DEFAULT_EPOCHS,
+  seed: int = 0,
+  data_dir: str | None = None,
+  batch_size: int = BATCH_SIZE,
+  learning_rate: float = LEARNING_RATE,
+  train_size: int | None = None,
+  test_size: int | None = None,
+  verbose: bool = True,
+) -> ClassifierInfo:
   """Trains the CNN on MNIST train (the first ``train_size`` images), saves it, returns its info.
 
   The test accuracy is measured on the first ``test_size`` test images (all by default).  An
@@ -208,7 +220,8 @@ def train_classifier(workdir_or_path: str | os.PathLike | None = None, *,
     raise ValueError(f"batch_size={batch_size} must be in [1, {len(train_x)}] (training images)")
   steps = epochs * (len(train_x) // batch_size)
   schedule = optax.warmup_cosine_decay_schedule(
-      0.0, learning_rate, warmup_steps=min(200, steps // 10), decay_steps=max(steps, 1))
+    0.0, learning_rate, warmup_steps=min(200, steps // 10), decay_steps=max(steps, 1)
+  )
   tx = optax.adam(schedule)
   params = init_params(seed)
   state = (params, tx.init(params), jax.random.PRNGKey(seed + 1))
@@ -217,8 +230,10 @@ def train_classifier(workdir_or_path: str | os.PathLike | None = None, *,
   for epoch in range(1, epochs + 1):
     state, loss = train_epoch(state, images, labels)
     if verbose:
-      print(f"epoch {epoch}/{epochs}: train loss {float(loss):.4f} "
-            f"({time.perf_counter() - t0:.0f} s)", flush=True)
+      print(
+        f"epoch {epoch}/{epochs}: train loss {float(loss):.4f} ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+      )
   params = jax.device_get(state[0])
   seconds = time.perf_counter() - t0
 
@@ -227,10 +242,19 @@ def train_classifier(workdir_or_path: str | os.PathLike | None = None, *,
   accuracy_deq = clf.accuracy_on(data_lib.dequantized_test_set(test_x, seed=0), test_y)
   blob = flax.serialization.to_bytes(params)
   info = ClassifierInfo(
-      path=out, version=VERSION, accuracy=accuracy, accuracy_dequantized=accuracy_deq,
-      epochs=epochs, seed=seed, train_size=len(train_x), test_size=len(test_x),
-      batch_size=batch_size, learning_rate=learning_rate, train_seconds=round(seconds, 1),
-      params_sha256=hashlib.sha256(blob).hexdigest())
+    path=out,
+    version=VERSION,
+    accuracy=accuracy,
+    accuracy_dequantized=accuracy_deq,
+    epochs=epochs,
+    seed=seed,
+    train_size=len(train_x),
+    test_size=len(test_x),
+    batch_size=batch_size,
+    learning_rate=learning_rate,
+    train_seconds=round(seconds, 1),
+    params_sha256=hashlib.sha256(blob).hexdigest(),
+  )
   os.makedirs(out, exist_ok=True)
   info_path = os.path.join(out, INFO_FILE)
   if os.path.exists(info_path):
@@ -283,7 +307,7 @@ class Classifier:
     x = _as_images(x)
     n = x.shape[0]
     padded = np.concatenate([x, np.zeros((-n % CHUNK, 28, 28), np.float32)])
-    outs = [_apply(self.params, padded[i:i + CHUNK]) for i in range(0, len(padded), CHUNK)]
+    outs = [_apply(self.params, padded[i : i + CHUNK]) for i in range(0, len(padded), CHUNK)]
     logits, feats = (np.concatenate([np.asarray(o[k]) for o in outs])[:n] for k in (0, 1))
     return logits, feats
 
@@ -302,8 +326,9 @@ def _train_hint(folder: str) -> str:
   return f"Train it once (a few minutes on CPU) with:\n  {TRAIN_COMMAND}{out}"
 
 
-def load_classifier(path: str | os.PathLike | None = None, *,
-                    min_accuracy: float = MIN_ACCURACY) -> Classifier:
+def load_classifier(
+  path: str | os.PathLike | None = None, *, min_accuracy: float = MIN_ACCURACY
+) -> Classifier:
   """Loads the cached classifier (folder from ``resolve_dir(path)``).
 
   Raises ClassifierNotFoundError (naming the training command) if none is there, and ValueError
@@ -317,16 +342,20 @@ def load_classifier(path: str | os.PathLike | None = None, *,
   with open(info_path) as f:
     d = json.load(f)
   if d.get("version") != VERSION:
-    raise ValueError(f"classifier in {folder} has version {d.get('version')!r}, this code expects "
-                     f"{VERSION!r}; retrain it. {_train_hint(folder)}")
+    raise ValueError(
+      f"classifier in {folder} has version {d.get('version')!r}, this code expects "
+      f"{VERSION!r}; retrain it. {_train_hint(folder)}"
+    )
   try:
     info = ClassifierInfo(path=folder, **d)
   except TypeError as e:
     raise ValueError(f"malformed {info_path}: {e}; retrain it. {_train_hint(folder)}") from e
   accuracy = min(info.accuracy, info.accuracy_dequantized)
   if accuracy < min_accuracy:
-    raise ValueError(f"classifier in {folder} has recorded test accuracy {accuracy:.4f} < "
-                     f"{min_accuracy}; retrain it. {_train_hint(folder)}")
+    raise ValueError(
+      f"classifier in {folder} has recorded test accuracy {accuracy:.4f} < "
+      f"{min_accuracy}; retrain it. {_train_hint(folder)}"
+    )
   with open(params_path, "rb") as f:
     blob = f.read()
   if hashlib.sha256(blob).hexdigest() != info.params_sha256:
@@ -337,14 +366,17 @@ def load_classifier(path: str | os.PathLike | None = None, *,
   except (ValueError, KeyError, TypeError):
     params = None
   if params is None or _shapes(params) != _shapes(template):
-    raise ValueError(f"{params_path} does not fit the CNN of {VERSION!r} (was VERSION bumped after "
-                     f"an architecture change?); retrain it. {_train_hint(folder)}")
+    raise ValueError(
+      f"{params_path} does not fit the CNN of {VERSION!r} (was VERSION bumped after "
+      f"an architecture change?); retrain it. {_train_hint(folder)}"
+    )
   return Classifier(params, info)
 
 
 def _shapes(tree) -> list:
-  return [(jax.tree_util.keystr(k), np.shape(v))
-          for k, v in jax.tree_util.tree_leaves_with_path(tree)]
+  return [
+    (jax.tree_util.keystr(k), np.shape(v)) for k, v in jax.tree_util.tree_leaves_with_path(tree)
+  ]
 
 
 @contextlib.contextmanager
@@ -359,8 +391,12 @@ def _exclusive(lock_path: str):
       fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def get_classifier(path: str | os.PathLike | None = None, *, train_if_missing: bool = True,
-                   min_accuracy: float = MIN_ACCURACY) -> Classifier:
+def get_classifier(
+  path: str | os.PathLike | None = None,
+  *,
+  train_if_missing: bool = True,
+  min_accuracy: float = MIN_ACCURACY,
+) -> Classifier:
   """``load_classifier``; if nothing is cached and ``train_if_missing``, trains it first (once).
 
   Processes that start at the same time on an empty cache serialize on ``<folder>.lock``: the

@@ -31,22 +31,22 @@ from vae.restore import Run
 
 log = logging.getLogger(__name__)
 
-EVAL_NOISE_SEED = 0       # the dequantization noise of the common measure: the same for all runs
+EVAL_NOISE_SEED = 0  # the dequantization noise of the common measure: the same for all runs
 
 
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.num_importance_samples = 1000   # K of the importance-weighted estimates (up to 5000)
-  c.chunk = 100                     # importance samples per compiled chunk (bounds memory)
-  c.batch_size = 100                # test images per compiled call
-  c.test_size = 0                   # first N test images (0: all 10000)
+  c.num_importance_samples = 1000  # K of the importance-weighted estimates (up to 5000)
+  c.chunk = 100  # importance samples per compiled chunk (bounds memory)
+  c.batch_size = 100  # test images per compiled call
+  c.test_size = 0  # first N test images (0: all 10000)
   c.knn_k = 15
-  c.knn_train_size = 0              # training images the kNN classifier is fit on (0: all)
-  c.sample_quality = True           # inception score / Frechet distance (needs the classifier)
-  c.num_generated = 10000           # generated images for sample quality
-  c.classifier_dir = ""             # "" -> $MNIST_CLASSIFIER_DIR or the user cache
+  c.knn_train_size = 0  # training images the kNN classifier is fit on (0: all)
+  c.sample_quality = True  # inception score / Frechet distance (needs the classifier)
+  c.num_generated = 10000  # generated images for sample quality
+  c.classifier_dir = ""  # "" -> $MNIST_CLASSIFIER_DIR or the user cache
   c.classifier_min_accuracy = 0.99  # refuse a cached classifier below this test accuracy
-  c.seed = 0                        # randomness of the estimates (z draws, samples)
+  c.seed = 0  # randomness of the estimates (z draws, samples)
   c.figures = True
   return c
 
@@ -55,8 +55,9 @@ def _stat(values) -> dict:
   return metrics.mean_and_stderr(values)
 
 
-def evaluate_run(run: Run, config, test_u8, test_labels, train_u8, train_labels,
-                 classifier=None, real=None) -> tuple[dict, dict]:
+def evaluate_run(
+  run: Run, config, test_u8, test_labels, train_u8, train_labels, classifier=None, real=None
+) -> tuple[dict, dict]:
   """All measures for one seed of a run. Arrays are the uint8 MNIST splits (already subset)."""
   key = jax.random.PRNGKey(config.seed)
   keys = dict(zip(("elbo", "iw", "common", "disc", "cb", "cbm", "gen"), jax.random.split(key, 7)))
@@ -67,12 +68,14 @@ def evaluate_run(run: Run, config, test_u8, test_labels, train_u8, train_labels,
   x = train.test_inputs(run.config, test_u8)
   t = time.perf_counter()
   bs = config.batch_size
-  res["elbo"] = _stat(_batched(lambda xb, i: run.elbo(xb, jax.random.fold_in(keys["elbo"], i)),
-                               x, bs))
+  res["elbo"] = _stat(
+    _batched(lambda xb, i: run.elbo(xb, jax.random.fold_in(keys["elbo"], i)), x, bs)
+  )
   # score=own_density is log p(x|z) of the run's likelihood (eval mode): the same compiled program
   # as the common measure below, which only changes the data.
-  res["iw_log_likelihood"] = _stat(run.log_likelihood(x, keys["iw"], K, score=metrics.own_density,
-                                                      target=x, **iw))
+  res["iw_log_likelihood"] = _stat(
+    run.log_likelihood(x, keys["iw"], K, score=metrics.own_density, target=x, **iw)
+  )
   timings["iw_log_likelihood"] = time.perf_counter() - t
 
   # 2. The common measure: every decoder's density at the same dequantized test set.
@@ -80,28 +83,39 @@ def evaluate_run(run: Run, config, test_u8, test_labels, train_u8, train_labels,
   is_bernoulli = run.config.likelihood == "bernoulli"
   t = time.perf_counter()
   if is_bernoulli:
-    ce = run.log_likelihood(x_tilde, keys["common"], K, score=metrics.own_density, target=x_tilde, **iw)
+    ce = run.log_likelihood(
+      x_tilde, keys["common"], K, score=metrics.own_density, target=x_tilde, **iw
+    )
     res["bernoulli_cross_entropy"] = {**_stat(ce), "note": "not a density on [0,1]: not comparable"}
-    cb = run.log_likelihood(x_tilde, keys["cb"], K, score=metrics.continuous_bernoulli_of,
-                            target=x_tilde, **iw)
+    cb = run.log_likelihood(
+      x_tilde, keys["cb"], K, score=metrics.continuous_bernoulli_of, target=x_tilde, **iw
+    )
     res["bernoulli_as_cb"] = {**_stat(cb), "bits_per_dim": _stat(objective.bits_per_dim(cb))}
-    common = run.log_likelihood(x_tilde, keys["cbm"], K, score=metrics.continuous_bernoulli_of_mean,
-                                target=x_tilde, **iw)
-    note = "Bernoulli lambda read as the mean of a continuous Bernoulli (CB paper's inverse-mean map)"
+    common = run.log_likelihood(
+      x_tilde, keys["cbm"], K, score=metrics.continuous_bernoulli_of_mean, target=x_tilde, **iw
+    )
+    note = (
+      "Bernoulli lambda read as the mean of a continuous Bernoulli (CB paper's inverse-mean map)"
+    )
   else:
-    common = run.log_likelihood(x_tilde, keys["common"], K, score=metrics.own_density,
-                                target=x_tilde, **iw)
+    common = run.log_likelihood(
+      x_tilde, keys["common"], K, score=metrics.own_density, target=x_tilde, **iw
+    )
     note = "the decoder's own density at the dequantized test set"
-  res["common"] = {"log_likelihood": _stat(common), "bits_per_dim": _stat(
-      objective.bits_per_dim(common)), "measure": note}
+  res["common"] = {
+    "log_likelihood": _stat(common),
+    "bits_per_dim": _stat(objective.bits_per_dim(common)),
+    "measure": note,
+  }
   timings["common"] = time.perf_counter() - t
 
   # 3. The exact discretized likelihood of the 8-bit test set, for decoders with a cdf.
   dist_type = type(run.decode(jnp.zeros((1, run.config.model.latent_dim))))
   if metrics.has_discretization(dist_type):
     t = time.perf_counter()
-    disc = run.log_likelihood(x_tilde, keys["disc"], K, score=metrics.discretized,
-                              target=jnp.asarray(test_u8), **iw)
+    disc = run.log_likelihood(
+      x_tilde, keys["disc"], K, score=metrics.discretized, target=jnp.asarray(test_u8), **iw
+    )
     res["discretized"] = {"nll": _stat(-disc), "bits_per_dim": _stat(-disc / (784 * np.log(2)))}
     timings["discretized"] = time.perf_counter() - t
   else:
@@ -110,19 +124,23 @@ def evaluate_run(run: Run, config, test_u8, test_labels, train_u8, train_labels,
   # 4. Latent quality.
   t = time.perf_counter()
   test_means = np.asarray(_batched(lambda xb, i: run.encode(xb)[0], x, bs))
-  train_means = np.asarray(_batched(lambda xb, i: run.encode(xb)[0],
-                                    train.test_inputs(run.config, train_u8), bs))
-  res["knn_accuracy"] = metrics.knn_accuracy(train_means, train_labels, test_means, test_labels,
-                                             config.knn_k)
+  train_means = np.asarray(
+    _batched(lambda xb, i: run.encode(xb)[0], train.test_inputs(run.config, train_u8), bs)
+  )
+  res["knn_accuracy"] = metrics.knn_accuracy(
+    train_means, train_labels, test_means, test_labels, config.knn_k
+  )
   res["active_units"] = metrics.active_units(test_means)
   timings["latents"] = time.perf_counter() - t
 
   # 5. The seeds' question: intensity bias and blur, for the mean and the display parameter.
   recon_mean = np.asarray(_batched(lambda xb, i: run.decode(run.encode(xb)[0]).mean(), x, bs))
   recon_disp = np.asarray(_batched(lambda xb, i: run.display(run.encode(xb)[0]), x, bs))
-  res["intensity"] = {"mean": metrics.intensity_report(x, recon_mean),
-                      "display": metrics.intensity_report(x, recon_disp),
-                      "display_parameter": run.model.likelihood.display_name}
+  res["intensity"] = {
+    "mean": metrics.intensity_report(x, recon_mean),
+    "display": metrics.intensity_report(x, recon_disp),
+    "display_parameter": run.model.likelihood.display_name,
+  }
 
   # 6. Sample quality in the features of the project's MNIST classifier.
   gen = None
@@ -132,22 +150,32 @@ def evaluate_run(run: Run, config, test_u8, test_labels, train_u8, train_labels,
     res["sample_quality"] = _sample_quality(classifier, real, gen, recon_mean)
     timings["sample_quality"] = time.perf_counter() - t
   res["timings_seconds"] = timings
-  return res, {"x": np.asarray(x), "recon_mean": recon_mean, "recon_display": recon_disp,
-               "generated": gen}
+  return res, {
+    "x": np.asarray(x),
+    "recon_mean": recon_mean,
+    "recon_display": recon_disp,
+    "generated": gen,
+  }
 
 
 def _batched(fn, x, batch_size: int):
   """fn over fixed-size batches of x (the last one padded), so each function compiles once."""
   n = x.shape[0]
-  outs = [np.asarray(fn(metrics.pad_to(x[s:s + batch_size], batch_size), i))[:min(batch_size, n - s)]
-          for i, s in enumerate(range(0, n, batch_size))]
+  outs = [
+    np.asarray(fn(metrics.pad_to(x[s : s + batch_size], batch_size), i))[: min(batch_size, n - s)]
+    for i, s in enumerate(range(0, n, batch_size))
+  ]
   return np.concatenate(outs)
 
 
 def _generate(run: Run, key, num: int) -> dict:
-  chunks = [(run.sample(jax.random.fold_in(key, i), 1000),
-             run.sample(jax.random.fold_in(key, i), 1000, from_decoder=True))
-            for i in range(-(-num // 1000))]
+  chunks = [
+    (
+      run.sample(jax.random.fold_in(key, i), 1000),
+      run.sample(jax.random.fold_in(key, i), 1000, from_decoder=True),
+    )
+    for i in range(-(-num // 1000))
+  ]
   means = np.concatenate([np.asarray(m) for m, _ in chunks])[:num]
   draws = np.concatenate([np.asarray(d) for _, d in chunks])[:num]
   return {"means": np.clip(means, 0, 1), "draws": np.clip(draws, 0, 1)}
@@ -157,33 +185,46 @@ def real_reference(classifier, test_u8, train_u8) -> dict:
   """Sample-quality numbers of real images: training-set feature statistics (the reference of
   every Frechet distance) and the test set's inception score and Frechet distance to it."""
   from vae import sample_quality as sq
+
   test = np.asarray(test_u8, np.float32) / 255
   train_stats = sq.feature_stats(classifier.features(np.asarray(train_u8, np.float32) / 255))
-  return {"train_stats": train_stats,
-          "test_inception_score": sq.inception_score(classifier.logits(test))[0],
-          "test_frechet_distance": sq.frechet_from_stats(
-              *sq.feature_stats(classifier.features(test)), *train_stats)}
+  return {
+    "train_stats": train_stats,
+    "test_inception_score": sq.inception_score(classifier.logits(test))[0],
+    "test_frechet_distance": sq.frechet_from_stats(
+      *sq.feature_stats(classifier.features(test)), *train_stats
+    ),
+  }
 
 
 def _sample_quality(classifier, real, gen, recon_mean) -> dict:
   from vae import sample_quality as sq
+
   out = {}
-  for name, images in (("decoder_means", gen["means"]), ("decoder_samples", gen["draws"]),
-                       ("reconstruction_means", recon_mean)):
+  for name, images in (
+    ("decoder_means", gen["means"]),
+    ("decoder_samples", gen["draws"]),
+    ("reconstruction_means", recon_mean),
+  ):
     logits, feats = classifier.logits(images), classifier.features(images)
     is_mean, is_std = sq.inception_score(logits)
-    out[name] = {"inception_score": is_mean, "inception_score_std": is_std,
-                 "frechet_distance": sq.frechet_from_stats(*sq.feature_stats(feats),
-                                                           *real["train_stats"])}
-  out["real_test_images"] = {"inception_score": real["test_inception_score"],
-                             "frechet_distance": real["test_frechet_distance"]}
+    out[name] = {
+      "inception_score": is_mean,
+      "inception_score_std": is_std,
+      "frechet_distance": sq.frechet_from_stats(*sq.feature_stats(feats), *real["train_stats"]),
+    }
+  out["real_test_images"] = {
+    "inception_score": real["test_inception_score"],
+    "frechet_distance": real["test_frechet_distance"],
+  }
   out["classifier_test_accuracy"] = classifier.accuracy
   out["classifier_params_sha256"] = classifier.info.params_sha256
   return out
 
 
-def evaluate_workdir(workdir: str, step: int | None = None, config=None, *,
-                     force: bool = False) -> dict:
+def evaluate_workdir(
+  workdir: str, step: int | None = None, config=None, *, force: bool = False
+) -> dict:
   """Evaluates every seed of the run in ``workdir`` at ``step`` (default: latest complete)."""
   config = config or default_config()
   run = restore.load(workdir, step)
@@ -208,22 +249,31 @@ def evaluate_workdir(workdir: str, step: int | None = None, config=None, *,
   classifier = real = None
   if config.sample_quality:
     from vae import classifier as classifier_lib
-    classifier = classifier_lib.get_classifier(config.classifier_dir or None,
-                                               min_accuracy=config.classifier_min_accuracy)
+
+    classifier = classifier_lib.get_classifier(
+      config.classifier_dir or None, min_accuracy=config.classifier_min_accuracy
+    )
     real = real_reference(classifier, test_u8, train_u8)
   t0 = time.perf_counter()
   per_seed, arrays = [], None
   for s in range(run.config.num_seeds):
-    res, arr = evaluate_run(run.with_seed(s), config, test_u8, test_labels, train_u8,
-                            train_labels, classifier, real)
+    res, arr = evaluate_run(
+      run.with_seed(s), config, test_u8, test_labels, train_u8, train_labels, classifier, real
+    )
     per_seed.append(res)
     arrays = arrays or arr
-  result = {"workdir": os.path.abspath(workdir), "epoch": run.epoch,
-            "likelihood": run.config.likelihood,
-            "likelihood_options": run.config.likelihood_options.to_dict(),
-            "protocol": run.config.data.protocol, "num_seeds": run.config.num_seeds,
-            "eval_config": settings, "per_seed": per_seed,
-            "seconds": time.perf_counter() - t0, "devices": str(jax.devices())}
+  result = {
+    "workdir": os.path.abspath(workdir),
+    "epoch": run.epoch,
+    "likelihood": run.config.likelihood,
+    "likelihood_options": run.config.likelihood_options.to_dict(),
+    "protocol": run.config.data.protocol,
+    "num_seeds": run.config.num_seeds,
+    "eval_config": settings,
+    "per_seed": per_seed,
+    "seconds": time.perf_counter() - t0,
+    "devices": str(jax.devices()),
+  }
   os.makedirs(out_dir, exist_ok=True)
   if config.figures:
     figures.eval_figures(out_dir, run, arrays, per_seed[0])
@@ -250,28 +300,27 @@ def _subset(images, labels, size: int):
   return (images[:size], labels[:size]) if size else (images, labels)
 
 
-
 # name -> path into one seed's result; the study's table uses the same names.
 HEADLINE = {
-    "elbo": ("elbo", "mean"),
-    "iw_log_likelihood": ("iw_log_likelihood", "mean"),
-    "common_log_likelihood": ("common", "log_likelihood", "mean"),
-    "common_bits_per_dim": ("common", "bits_per_dim", "mean"),
-    "discretized_nll": ("discretized", "nll", "mean"),
-    "discretized_bits_per_dim": ("discretized", "bits_per_dim", "mean"),
-    "knn_accuracy": ("knn_accuracy",),
-    "active_units": ("active_units",),
-    "inception_score_samples": ("sample_quality", "decoder_samples", "inception_score"),
-    "inception_score_means": ("sample_quality", "decoder_means", "inception_score"),
-    "frechet_samples": ("sample_quality", "decoder_samples", "frechet_distance"),
-    "frechet_means": ("sample_quality", "decoder_means", "frechet_distance"),
-    "recon_mse": ("intensity", "mean", "mse", "mean"),
-    "shift_toward_half": ("intensity", "mean", "shift_toward_half", "mean"),
-    "shift_toward_half_display": ("intensity", "display", "shift_toward_half", "mean"),
-    "sharpness_ratio": ("intensity", "mean", "sharpness_ratio", "mean"),
-    "sharpness_ratio_display": ("intensity", "display", "sharpness_ratio", "mean"),
-    "bernoulli_as_cb_log_likelihood": ("bernoulli_as_cb", "mean"),
-    "bernoulli_cross_entropy": ("bernoulli_cross_entropy", "mean"),
+  "elbo": ("elbo", "mean"),
+  "iw_log_likelihood": ("iw_log_likelihood", "mean"),
+  "common_log_likelihood": ("common", "log_likelihood", "mean"),
+  "common_bits_per_dim": ("common", "bits_per_dim", "mean"),
+  "discretized_nll": ("discretized", "nll", "mean"),
+  "discretized_bits_per_dim": ("discretized", "bits_per_dim", "mean"),
+  "knn_accuracy": ("knn_accuracy",),
+  "active_units": ("active_units",),
+  "inception_score_samples": ("sample_quality", "decoder_samples", "inception_score"),
+  "inception_score_means": ("sample_quality", "decoder_means", "inception_score"),
+  "frechet_samples": ("sample_quality", "decoder_samples", "frechet_distance"),
+  "frechet_means": ("sample_quality", "decoder_means", "frechet_distance"),
+  "recon_mse": ("intensity", "mean", "mse", "mean"),
+  "shift_toward_half": ("intensity", "mean", "shift_toward_half", "mean"),
+  "shift_toward_half_display": ("intensity", "display", "shift_toward_half", "mean"),
+  "sharpness_ratio": ("intensity", "mean", "sharpness_ratio", "mean"),
+  "sharpness_ratio_display": ("intensity", "display", "sharpness_ratio", "mean"),
+  "bernoulli_as_cb_log_likelihood": ("bernoulli_as_cb", "mean"),
+  "bernoulli_cross_entropy": ("bernoulli_cross_entropy", "mean"),
 }
 
 
@@ -287,7 +336,9 @@ def headline(result: dict) -> dict:
       if isinstance(v, (int, float)):
         values.append(float(v))
     if len(values) == len(result["per_seed"]) and values:
-      out[name] = {"mean": float(np.mean(values)),
-                   "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                   "per_seed": values}
+      out[name] = {
+        "mean": float(np.mean(values)),
+        "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        "per_seed": values,
+      }
   return out

@@ -27,10 +27,14 @@ def eval_figures(out_dir: str, run, arrays: dict, result: dict) -> None:
   gen = arrays.get("generated")
   if gen is None:
     key = jax.random.PRNGKey(0)
-    gen = {"means": np.asarray(run.sample(key, NUM_SHOWN)),
-           "draws": np.asarray(run.sample(key, NUM_SHOWN, from_decoder=True))}
-  images.save_panels(os.path.join(out_dir, "samples.png"),
-                     {"sample mean": gen["means"][:NUM_SHOWN], "sample": gen["draws"][:NUM_SHOWN]})
+    gen = {
+      "means": np.asarray(run.sample(key, NUM_SHOWN)),
+      "draws": np.asarray(run.sample(key, NUM_SHOWN, from_decoder=True)),
+    }
+  images.save_panels(
+    os.path.join(out_dir, "samples.png"),
+    {"sample mean": gen["means"][:NUM_SHOWN], "sample": gen["draws"][:NUM_SHOWN]},
+  )
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
   intensity_axes(axes, {run.config.likelihood: result["intensity"]["mean"]})
   fig.tight_layout()
@@ -45,16 +49,19 @@ def intensity_axes(axes, reports: dict, data_label: str = "data") -> None:
   edges = np.asarray(first["error_by_intensity"]["bin_edges"])
   centers = (edges[:-1] + edges[1:]) / 2
   for label, rep in reports.items():
-    ax_err.plot(centers, rep["error_by_intensity"]["mean_signed_error"], marker="o", ms=3,
-                label=label)
+    ax_err.plot(
+      centers, rep["error_by_intensity"]["mean_signed_error"], marker="o", ms=3, label=label
+    )
   ax_err.axhline(0, color="k", lw=0.6)
-  ax_err.set(xlabel="true pixel intensity", ylabel="mean signed error (recon - x)",
-             title="reconstruction error by intensity")
+  ax_err.set(
+    xlabel="true pixel intensity",
+    ylabel="mean signed error (recon - x)",
+    title="reconstruction error by intensity",
+  )
   h_edges = np.asarray(first["histogram"]["bin_edges"])
   ax_hist.stairs(first["histogram"]["data"], h_edges, label=data_label, color="k", lw=1.5)
   for label, rep in reports.items():
     ax_hist.stairs(rep["histogram"]["reconstruction"], h_edges, label=label)
-  ax_hist.set(yscale="log", xlabel="intensity", ylabel="density",
-              title="reconstructed intensities")
+  ax_hist.set(yscale="log", xlabel="intensity", ylabel="density", title="reconstructed intensities")
   for ax in axes:
     ax.legend(fontsize=7)

@@ -14,7 +14,9 @@ def tile(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
   out = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad), np.float32)
   for i, img in enumerate(images):
     r, c = divmod(i, cols)
-    out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = img
+    out[
+      pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w
+    ] = img
   return out
 
 
@@ -29,7 +31,8 @@ def save_panels(path: str, panels: dict[str, np.ndarray], cols: int = 8, scale: 
   x = 0
   for title, t in zip(panels, tiles):
     img = Image.fromarray((t * 255).round().astype(np.uint8)).resize(
-        (t.shape[1] * scale, t.shape[0] * scale), Image.NEAREST)
+      (t.shape[1] * scale, t.shape[0] * scale), Image.NEAREST
+    )
     canvas.paste(img, (x, title_h))
     draw.text((x + 2, 0), title, fill=0)
     x += img.width + gap

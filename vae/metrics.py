@@ -33,7 +33,6 @@ import likelihoods
 from likelihoods import ContinuousBernoulli, sum_event
 from likelihoods.gaussian import Normal
 
-
 # ------------------------------------------------------------------------------------ scores
 
 
@@ -75,8 +74,9 @@ def discretized_log_probs(dist, pixels):
   lo, hi = k / 256, (k + 1) / 256
   upper = (lo + hi) / 2 > dist.mean()
   lower_mass = jnp.where(k >= 255, 1.0, dist.cdf(hi)) - jnp.where(k <= 0, 0.0, dist.cdf(lo))
-  upper_mass = (jnp.where(k <= 0, 1.0, survival(dist, lo))
-                - jnp.where(k >= 255, 0.0, survival(dist, hi)))
+  upper_mass = jnp.where(k <= 0, 1.0, survival(dist, lo)) - jnp.where(
+    k >= 255, 0.0, survival(dist, hi)
+  )
   mass = jnp.where(upper, upper_mass, lower_mass)
   return jnp.log(jnp.maximum(mass, jnp.finfo(mass.dtype).tiny))
 
@@ -101,8 +101,18 @@ def _iw_batch(pieces, variables, x, key, target, chunk, num_chunks, score):
   return acc - math.log(chunk * num_chunks)
 
 
-def iw_log_likelihood(pieces, variables, x, key, num_samples: int, *, score=None, target=None,
-                      chunk: int = 100, batch_size: int = 100) -> np.ndarray:
+def iw_log_likelihood(
+  pieces,
+  variables,
+  x,
+  key,
+  num_samples: int,
+  *,
+  score=None,
+  target=None,
+  chunk: int = 100,
+  batch_size: int = 100,
+) -> np.ndarray:
   """log (1/K) sum_k w_k per image of x [N, 28, 28] (K = num_samples); numpy [N].
 
   ``pieces(variables, x, key, n, score, target)`` is ``vae.Run``'s jitted model call. K is
@@ -114,11 +124,12 @@ def iw_log_likelihood(pieces, variables, x, key, num_samples: int, *, score=None
   n = x.shape[0]
   out = []
   for i, start in enumerate(range(0, n, batch_size)):
-    xb = pad_to(x[start:start + batch_size], batch_size)
-    tb = None if target is None else pad_to(target[start:start + batch_size], batch_size)
-    ll = _iw_batch(pieces, variables, xb, jax.random.fold_in(key, i), tb, chunk,
-                   num_samples // chunk, score)
-    out.append(np.asarray(ll)[:min(batch_size, n - start)])
+    xb = pad_to(x[start : start + batch_size], batch_size)
+    tb = None if target is None else pad_to(target[start : start + batch_size], batch_size)
+    ll = _iw_batch(
+      pieces, variables, xb, jax.random.fold_in(key, i), tb, chunk, num_samples // chunk, score
+    )
+    out.append(np.asarray(ll)[: min(batch_size, n - start)])
   return np.concatenate(out)
 
 
@@ -133,23 +144,32 @@ def pad_to(a, size):
 
 @functools.partial(jax.jit, static_argnames=("k", "num_classes"))
 def _knn_chunk(train, train_labels, queries, k, num_classes):
-  d = (jnp.sum(queries ** 2, -1, keepdims=True) - 2 * queries @ train.T
-       + jnp.sum(train ** 2, -1)[None])
+  d = jnp.sum(queries**2, -1, keepdims=True) - 2 * queries @ train.T + jnp.sum(train**2, -1)[None]
   _, idx = jax.lax.top_k(-d, k)
   votes = jax.nn.one_hot(train_labels[idx], num_classes).sum(1)
   return jnp.argmax(votes, -1)  # ties: the smallest label
 
 
-def knn_predict(train, train_labels, queries, k: int = 15, num_classes: int = 10,
-                chunk: int = 500) -> np.ndarray:
+def knn_predict(
+  train, train_labels, queries, k: int = 15, num_classes: int = 10, chunk: int = 500
+) -> np.ndarray:
   """Majority label of the k nearest (Euclidean) training points, for each query."""
   if not 1 <= k <= len(train):
     raise ValueError(f"k={k} must be in [1, {len(train)}] (the number of training points)")
   train, labels = jnp.asarray(train, jnp.float32), jnp.asarray(train_labels, jnp.int32)
-  preds = [np.asarray(_knn_chunk(train, labels, pad_to(jnp.asarray(queries[s:s + chunk], jnp.float32),
-                                                     chunk), k, num_classes))
-           for s in range(0, len(queries), chunk)]
-  return np.concatenate(preds)[:len(queries)]
+  preds = [
+    np.asarray(
+      _knn_chunk(
+        train,
+        labels,
+        pad_to(jnp.asarray(queries[s : s + chunk], jnp.float32), chunk),
+        k,
+        num_classes,
+      )
+    )
+    for s in range(0, len(queries), chunk)
+  ]
+  return np.concatenate(preds)[: len(queries)]
 
 
 def knn_accuracy(train, train_labels, test, test_labels, k: int = 15) -> float:
@@ -169,7 +189,7 @@ def gradient_energy(images):
   images = jnp.asarray(images, jnp.float32)
   dx = jnp.diff(images, axis=-1)
   dy = jnp.diff(images, axis=-2)
-  return jnp.mean(dx ** 2, (-2, -1)) + jnp.mean(dy ** 2, (-2, -1))
+  return jnp.mean(dx**2, (-2, -1)) + jnp.mean(dy**2, (-2, -1))
 
 
 def intensity_report(x, recon, *, error_bins: int = 10, hist_bins: int = 32) -> dict:
@@ -189,25 +209,36 @@ def intensity_report(x, recon, *, error_bins: int = 10, hist_bins: int = 32) -> 
   which = np.clip(np.digitize(x.ravel(), edges) - 1, 0, error_bins - 1)
   count = np.bincount(which, minlength=error_bins)
   safe = np.maximum(count, 1)
-  by_bin = {"bin_edges": edges.tolist(), "count": count.tolist(),
-            "mean_abs_error": (np.bincount(which, np.abs(err).ravel(), error_bins) / safe).tolist(),
-            "mean_signed_error": (np.bincount(which, err.ravel(), error_bins) / safe).tolist()}
-  hist_edges = np.linspace(0, 1, hist_bins + 1)
-  hist = {"bin_edges": hist_edges.tolist(),
-          "data": np.histogram(np.clip(x, 0, 1), hist_edges, density=True)[0].tolist(),
-          "reconstruction": np.histogram(np.clip(r, 0, 1), hist_edges, density=True)[0].tolist()}
-  per_image = {
-      "mse": np.sum(err ** 2, (-2, -1)),
-      "shift_toward_half": np.mean(np.sign(0.5 - x) * err, (-2, -1)),
-      "sharpness_ratio": np.asarray(gradient_energy(r)) / np.maximum(
-          np.asarray(gradient_energy(x)), 1e-12),
+  by_bin = {
+    "bin_edges": edges.tolist(),
+    "count": count.tolist(),
+    "mean_abs_error": (np.bincount(which, np.abs(err).ravel(), error_bins) / safe).tolist(),
+    "mean_signed_error": (np.bincount(which, err.ravel(), error_bins) / safe).tolist(),
   }
-  return {"error_by_intensity": by_bin, "histogram": hist,
-          **{k: mean_and_stderr(v) for k, v in per_image.items()}}
+  hist_edges = np.linspace(0, 1, hist_bins + 1)
+  hist = {
+    "bin_edges": hist_edges.tolist(),
+    "data": np.histogram(np.clip(x, 0, 1), hist_edges, density=True)[0].tolist(),
+    "reconstruction": np.histogram(np.clip(r, 0, 1), hist_edges, density=True)[0].tolist(),
+  }
+  per_image = {
+    "mse": np.sum(err**2, (-2, -1)),
+    "shift_toward_half": np.mean(np.sign(0.5 - x) * err, (-2, -1)),
+    "sharpness_ratio": np.asarray(gradient_energy(r))
+    / np.maximum(np.asarray(gradient_energy(x)), 1e-12),
+  }
+  return {
+    "error_by_intensity": by_bin,
+    "histogram": hist,
+    **{k: mean_and_stderr(v) for k, v in per_image.items()},
+  }
 
 
 def mean_and_stderr(values) -> dict:
   """{"mean", "stderr", "n"} of per-image values (stderr = std / sqrt(n))."""
   v = np.asarray(values, np.float64).ravel()
-  return {"mean": float(v.mean()), "stderr": float(v.std(ddof=1) / math.sqrt(len(v)))
-          if len(v) > 1 else float("nan"), "n": int(len(v))}
+  return {
+    "mean": float(v.mean()),
+    "stderr": float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan"),
+    "n": int(len(v)),
+  }

@@ -28,8 +28,14 @@ import jax.numpy as jnp
 import likelihoods
 from likelihoods.gaussian import Normal
 
-ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "tanh": nn.tanh, "elu": nn.elu,
-                                    "gelu": nn.gelu, "softplus": nn.softplus, "swish": nn.swish}
+ACTIVATIONS: dict[str, Callable] = {
+  "relu": nn.relu,
+  "tanh": nn.tanh,
+  "elu": nn.elu,
+  "gelu": nn.gelu,
+  "softplus": nn.softplus,
+  "swish": nn.swish,
+}
 ARCHITECTURES = ("mlp", "conv")
 KERNEL_INITS = {"lecun": nn.initializers.lecun_normal(), "glorot": nn.initializers.glorot_uniform()}
 IMAGE_SHAPE = (28, 28)
@@ -96,10 +102,14 @@ class Decoder(nn.Module):
     p = self.outputs_per_pixel
     if self.arch == "conv":
       h = ACTIVATIONS[self.activation](nn.Dense(7 * 7 * 64)(h)).reshape((-1, 7, 7, 64))
-      h = ACTIVATIONS[self.activation](nn.ConvTranspose(32, (4, 4), strides=(2, 2), padding="SAME")(h))
+      h = ACTIVATIONS[self.activation](
+        nn.ConvTranspose(32, (4, 4), strides=(2, 2), padding="SAME")(h)
+      )
       raw = nn.ConvTranspose(p, (4, 4), strides=(2, 2), padding="SAME")(h)
     else:
-      raw = nn.Dense(IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * p, kernel_init=KERNEL_INITS[self.kernel_init])(h)
+      raw = nn.Dense(
+        IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * p, kernel_init=KERNEL_INITS[self.kernel_init]
+      )(h)
     return raw.reshape(batch + IMAGE_SHAPE + (p,))
 
 
@@ -119,10 +129,10 @@ class VAE(nn.Module):
     ``target``, a reinterpreted decoder); the encoder still sees ``x``."""
     mean, std = self.encode(x, train=train)
     q = Normal(loc=mean, scale=std)
-    z = q.sample(self.make_rng("sample"), (num_samples,))               # [K, B, L]
-    raw = self.decoder(z, train=train)                                   # [K, B, 28, 28, P]
+    z = q.sample(self.make_rng("sample"), (num_samples,))  # [K, B, L]
+    raw = self.decoder(z, train=train)  # [K, B, 28, 28, P]
     if score is None:
-      log_px_z = self.likelihood.log_likelihood(raw, x, train=train)     # [K, B]
+      log_px_z = self.likelihood.log_likelihood(raw, x, train=train)  # [K, B]
     else:
       log_px_z = score(self.likelihood(raw, train=False), target)
     log_pz = jnp.sum(Normal(jnp.zeros((), z.dtype), jnp.ones((), z.dtype)).log_prob(z), -1)
@@ -156,8 +166,9 @@ def build_model(config) -> VAE:
   lik = likelihoods.get(config.likelihood, **dict(config.likelihood_options))
   common = dict(arch=m.arch, activation=m.activation, dropout=m.dropout, kernel_init=m.kernel_init)
   encoder = Encoder(hidden=tuple(m.hidden), latent_dim=m.latent_dim, **common)
-  decoder = Decoder(hidden=tuple(reversed(m.hidden)), outputs_per_pixel=lik.outputs_per_pixel(),
-                    **common)
+  decoder = Decoder(
+    hidden=tuple(reversed(m.hidden)), outputs_per_pixel=lik.outputs_per_pixel(), **common
+  )
   return VAE(encoder=encoder, decoder=decoder, likelihood=lik)
 
 

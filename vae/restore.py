@@ -18,7 +18,6 @@ import dataclasses
 import functools
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
 from vae import checkpoints as ckpt
@@ -32,7 +31,7 @@ class Run:
 
   config: ml_collections.ConfigDict
   model: VAE
-  variables: dict           # {"params": ..., "likelihood_stats": ...} of the selected seed
+  variables: dict  # {"params": ..., "likelihood_stats": ...} of the selected seed
   epoch: int
   seed: int
   workdir: str
@@ -69,15 +68,33 @@ class Run:
     """Per-image ELBO (analytic KL) under the run's own likelihood, nats."""
     return objective.elbo(self.pieces(x, key, num_samples))
 
-  def log_likelihood(self, x, key, num_samples: int = 1000, *, score=None, target=None,
-                     chunk: int = 100, batch_size: int = 100):
+  def log_likelihood(
+    self,
+    x,
+    key,
+    num_samples: int = 1000,
+    *,
+    score=None,
+    target=None,
+    chunk: int = 100,
+    batch_size: int = 100,
+  ):
     """Importance-weighted estimate of log p(x) per image (nats), K = num_samples in chunks.
 
     ``score``/``target``: evaluate another measure (see ``vae.metrics`` scores)."""
     from vae import metrics
-    return metrics.iw_log_likelihood(_compiled(self.model)[3], self.variables, x, key, num_samples,
-                                     score=score, target=target, chunk=chunk,
-                                     batch_size=batch_size)
+
+    return metrics.iw_log_likelihood(
+      _compiled(self.model)[3],
+      self.variables,
+      x,
+      key,
+      num_samples,
+      score=score,
+      target=target,
+      chunk=chunk,
+      batch_size=batch_size,
+    )
 
   def pieces(self, x, key, num_samples: int = 1, *, score=None, target=None):
     """The bound's per-sample pieces (see ``vae.model.VAE``)."""
@@ -102,8 +119,9 @@ def _compiled(model: VAE):
 
   @functools.partial(jax.jit, static_argnames=("num_samples", "score"))
   def pieces(variables, x, key, num_samples, score=None, target=None):
-    return model.apply(variables, x, num_samples=num_samples, score=score, target=target,
-                       rngs={"sample": key})
+    return model.apply(
+      variables, x, num_samples=num_samples, score=score, target=target, rngs={"sample": key}
+    )
 
   return encode, decode, display, pieces
 
@@ -124,10 +142,18 @@ def load(workdir: str, step: int | None = None, seed: int = 0) -> Run:
   num_train = config.data.train_size or 60000
   tx = steps.make_optimizer(config, steps.steps_per_epoch(config, num_train))
   like = jax.eval_shape(lambda: steps.init_states(model, tx, config))
-  like = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
-                                                     sharding=steps.replicated(mesh)), like)
+  like = jax.tree.map(
+    lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=steps.replicated(mesh)), like
+  )
   mngr = ckpt.manager(workdir, read_only=True)
   epoch, states = ckpt.restore(mngr, like, step)
   mngr.close()
-  return Run(config=config, model=model, variables=_seed_variables(states, seed), epoch=epoch,
-             seed=seed, workdir=workdir, states=states)
+  return Run(
+    config=config,
+    model=model,
+    variables=_seed_variables(states, seed),
+    epoch=epoch,
+    seed=seed,
+    workdir=workdir,
+    states=states,
+  )

@@ -47,8 +47,9 @@ def _log_probs(logits_or_probs, kind: str) -> np.ndarray:
   raise ValueError(f"kind={kind!r} is not one of ('auto', 'logits', 'probs')")
 
 
-def inception_score(logits_or_probs, num_splits: int = 10, *,
-                    kind: str = "auto") -> tuple[float, float]:
+def inception_score(
+  logits_or_probs, num_splits: int = 10, *, kind: str = "auto"
+) -> tuple[float, float]:
   r"""(mean, std) over ``num_splits`` parts of exp(E_x KL(p(y|x) || p(y))); see the module doc.
 
   ``logits_or_probs`` [N, K]: classifier logits or probabilities; ``kind="auto"`` takes rows of
@@ -96,8 +97,9 @@ def frechet_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
   sigma_a, sigma_b = np.asarray(sigma_a, np.float64), np.asarray(sigma_b, np.float64)
   d = mu_a.shape[0]
   if mu_a.shape != (d,) or mu_b.shape != (d,) or sigma_a.shape != (d, d) or sigma_b.shape != (d, d):
-    raise ValueError(f"inconsistent shapes: mu {mu_a.shape}, {mu_b.shape}; sigma {sigma_a.shape}, "
-                     f"{sigma_b.shape}")
+    raise ValueError(
+      f"inconsistent shapes: mu {mu_a.shape}, {mu_b.shape}; sigma {sigma_a.shape}, {sigma_b.shape}"
+    )
   tr_sqrt = np.sum(np.linalg.svd(_psd_sqrt(sigma_a) @ _psd_sqrt(sigma_b), compute_uv=False))
   diff = mu_a - mu_b
   return float(diff @ diff + np.trace(sigma_a) + np.trace(sigma_b) - 2.0 * tr_sqrt)

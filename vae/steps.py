@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from vae import data as data_lib
 from vae import objective
@@ -38,12 +39,12 @@ log = logging.getLogger(__name__)
 class TrainState:
   """Everything that changes during training (a pytree; leading seed axis when vmapped)."""
 
-  epoch: jax.Array          # completed epochs
-  step: jax.Array           # completed optimizer steps
+  epoch: jax.Array  # completed epochs
+  step: jax.Array  # completed optimizer steps
   params: Any
-  stats: Any                # non-trainable collections ({"likelihood_stats": ...} or {})
+  stats: Any  # non-trainable collections ({"likelihood_stats": ...} or {})
   opt_state: Any
-  key: jax.Array            # raw uint32[2] PRNG key, split once per epoch
+  key: jax.Array  # raw uint32[2] PRNG key, split once per epoch
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -59,15 +60,16 @@ def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation
   lr = opt.learning_rate
   if opt.schedule == "iwae":
     # Burda et al. 2016: 3^i epochs at lr * 10^(-i/7), i = 0..7 (3280 epochs in all).
-    boundaries = np.cumsum([3 ** i for i in range(8)])[:-1] * steps_per_epoch
-    lr = optax.piecewise_constant_schedule(
-        lr, {int(b): 10 ** (-1 / 7) for b in boundaries})
+    boundaries = np.cumsum([3**i for i in range(8)])[:-1] * steps_per_epoch
+    lr = optax.piecewise_constant_schedule(lr, {int(b): 10 ** (-1 / 7) for b in boundaries})
   elif opt.schedule != "constant":
     raise ValueError(f"optimizer.schedule={opt.schedule!r} is not one of ('constant', 'iwae')")
   factory = getattr(optax, opt.name, None)
   if factory is None or not callable(factory) or "learning_rate" not in _params(factory):
-    raise ValueError(f"optimizer.name={opt.name!r} is not an optax optimizer taking learning_rate "
-                     f"(e.g. 'adam', 'adamw', 'sgd', 'rmsprop')")
+    raise ValueError(
+      f"optimizer.name={opt.name!r} is not an optax optimizer taking learning_rate "
+      f"(e.g. 'adam', 'adamw', 'sgd', 'rmsprop')"
+    )
   kwargs = {k: opt[k] for k in ("b1", "b2", "eps") if k in _params(factory)}
   tx = factory(learning_rate=lr, **kwargs)
   if opt.clip_value > 0:
@@ -90,8 +92,14 @@ def init_state(model: VAE, tx: optax.GradientTransformation, seed_key: jax.Array
   k_init, k_train = jax.random.split(seed_key)
   variables = init_variables(model, k_init)
   params = variables.pop("params")
-  return TrainState(epoch=jnp.zeros((), jnp.int32), step=jnp.zeros((), jnp.int32), params=params,
-                    stats=variables, opt_state=tx.init(params), key=k_train)
+  return TrainState(
+    epoch=jnp.zeros((), jnp.int32),
+    step=jnp.zeros((), jnp.int32),
+    params=params,
+    stats=variables,
+    opt_state=tx.init(params),
+    key=k_train,
+  )
 
 
 def init_states(model, tx, config) -> TrainState:
@@ -118,9 +126,14 @@ def _shard_batch(x, mesh: Mesh):
 
 def _apply(model, state_params, stats, x, keys, *, train, num_samples):
   k_sample, k_dropout = keys
-  return model.apply({"params": state_params, **stats}, x, train=train, num_samples=num_samples,
-                     rngs={"sample": k_sample, "dropout": k_dropout},
-                     mutable=["likelihood_stats"] if train else False)
+  return model.apply(
+    {"params": state_params, **stats},
+    x,
+    train=train,
+    num_samples=num_samples,
+    rngs={"sample": k_sample, "dropout": k_dropout},
+    mutable=["likelihood_stats"] if train else False,
+  )
 
 
 def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
@@ -131,7 +144,7 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
   def one_seed(state: TrainState, images):
     key, k_perm, k_steps = jax.random.split(state.key, 3)
     steps = images.shape[0] // batch
-    order = jax.random.permutation(k_perm, images.shape[0])[:steps * batch].reshape(steps, batch)
+    order = jax.random.permutation(k_perm, images.shape[0])[: steps * batch].reshape(steps, batch)
 
     def step(carry, inputs):
       params, stats, opt_state = carry
@@ -140,23 +153,41 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
       x = _shard_batch(data_lib.preprocess(k_data, images[idx], protocol, gamma=gamma), mesh)
 
       def loss_fn(p):
-        out, new_stats = _apply(model, p, stats, x, (k_sample, k_dropout), train=True,
-                                num_samples=config.num_importance_samples)
+        out, new_stats = _apply(
+          model,
+          p,
+          stats,
+          x,
+          (k_sample, k_dropout),
+          train=True,
+          num_samples=config.num_importance_samples,
+        )
         loss = objective.training_loss(out, beta=config.beta, importance_weighted=iw)
         return loss, (out, dict(new_stats))
 
       (loss, (out, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
       updates, opt_state = tx.update(grads, opt_state, params)
       params = optax.apply_updates(params, updates)
-      metrics = {"loss": loss, "elbo": jnp.mean(objective.elbo(out)),
-                 "recon": jnp.mean(out["log_px_z"]), "kl": jnp.mean(out["kl"])}
+      metrics = {
+        "loss": loss,
+        "elbo": jnp.mean(objective.elbo(out)),
+        "recon": jnp.mean(out["log_px_z"]),
+        "kl": jnp.mean(out["kl"]),
+      }
       return (params, new_stats, opt_state), metrics
 
     carry = (state.params, state.stats, state.opt_state)
     (params, stats, opt_state), metrics = jax.lax.scan(
-        step, carry, (order, jax.random.split(k_steps, steps)))
-    new = state.replace(epoch=state.epoch + 1, step=state.step + steps, params=params,
-                        stats=stats, opt_state=opt_state, key=key)
+      step, carry, (order, jax.random.split(k_steps, steps))
+    )
+    new = state.replace(
+      epoch=state.epoch + 1,
+      step=state.step + steps,
+      params=params,
+      stats=stats,
+      opt_state=opt_state,
+      key=key,
+    )
     return new, metrics
 
   return jax.jit(_over_seeds(one_seed, (0, None)), donate_argnums=0)
@@ -175,14 +206,18 @@ def make_evaluate(model: VAE, config, mesh: Mesh) -> Callable:
 
     def body(totals, inputs):
       xi, mi, k = inputs
-      out = _apply(model, state.params, state.stats, _shard_batch(xi, mesh), (k, k), train=False,
-                   num_samples=1)
+      out = _apply(
+        model, state.params, state.stats, _shard_batch(xi, mesh), (k, k), train=False, num_samples=1
+      )
       values = {"elbo": objective.elbo(out), "recon": out["log_px_z"][0], "kl": out["kl"]}
-      return {name: totals[name] + jnp.sum(jnp.where(mi, v, 0.0)) for name, v in values.items()}, None
+      return {
+        name: totals[name] + jnp.sum(jnp.where(mi, v, 0.0)) for name, v in values.items()
+      }, None
 
     zero = jnp.zeros((), jnp.float32)
-    totals, _ = jax.lax.scan(body, {"elbo": zero, "recon": zero, "kl": zero},
-                             (xb, mask, jax.random.split(key, steps)))
+    totals, _ = jax.lax.scan(
+      body, {"elbo": zero, "recon": zero, "kl": zero}, (xb, mask, jax.random.split(key, steps))
+    )
     return {name: total / n for name, total in totals.items()}
 
   return jax.jit(_over_seeds(one_seed, (0, None, None)))
@@ -225,8 +260,10 @@ def make_show(model: VAE, num: int = 32) -> Callable:
 def steps_per_epoch(config, num_train: int) -> int:
   steps = num_train // config.batch_size
   if steps == 0:
-    raise ValueError(f"batch_size={config.batch_size} is larger than the {num_train} training "
-                     f"images; lower it or raise data.train_size")
+    raise ValueError(
+      f"batch_size={config.batch_size} is larger than the {num_train} training "
+      f"images; lower it or raise data.train_size"
+    )
   return steps
 
 
@@ -237,10 +274,19 @@ def validate(config, num_devices: int) -> None:
   for field in ("batch_size", "eval_batch_size"):
     value = config[field]
     if value <= 0 or value % num_devices:
-      raise ValueError(f"{field}={value} must be a positive multiple of the {num_devices} "
-                       f"device(s) the batch is sharded over")
-  for field in ("num_seeds", "num_importance_samples", "num_epochs", "keep_checkpoints",
-                "checkpoint_every_epochs", "eval_every_epochs", "image_every_epochs"):
+      raise ValueError(
+        f"{field}={value} must be a positive multiple of the {num_devices} "
+        f"device(s) the batch is sharded over"
+      )
+  for field in (
+    "num_seeds",
+    "num_importance_samples",
+    "num_epochs",
+    "keep_checkpoints",
+    "checkpoint_every_epochs",
+    "eval_every_epochs",
+    "image_every_epochs",
+  ):
     if config[field] < (0 if field in ("num_epochs", "image_every_epochs") else 1):
       raise ValueError(f"{field}={config[field]} must be >= 1")
   if config.beta < 0:
@@ -281,4 +327,3 @@ def mean_over_seeds(tree) -> dict:
 
 def images_per_second(num_seeds: int, steps: int, batch: int, seconds: float) -> float:
   return num_seeds * steps * batch / max(seconds, 1e-9)
-

@@ -30,21 +30,23 @@ log = logging.getLogger(__name__)
 
 # Registry of the study's decoders: name -> (likelihood, options).
 DECODERS = {
-    "bernoulli": ("bernoulli", {}),
-    "continuous_bernoulli": ("continuous_bernoulli", {}),
-    "gaussian_fixed": ("gaussian", {"sigma": "fixed"}),     # "MSE": sigma^2 = 1/2
-    "gaussian_shared": ("gaussian", {"sigma": "shared"}),
-    "gaussian_per_pixel": ("gaussian", {"sigma": "per_pixel"}),
-    "gaussian_decoder": ("gaussian", {"sigma": "decoder"}),
-    "gaussian_optimal": ("gaussian", {"sigma": "optimal"}),
-    "beta": ("beta", {}),
+  "bernoulli": ("bernoulli", {}),
+  "continuous_bernoulli": ("continuous_bernoulli", {}),
+  "gaussian_fixed": ("gaussian", {"sigma": "fixed"}),  # "MSE": sigma^2 = 1/2
+  "gaussian_shared": ("gaussian", {"sigma": "shared"}),
+  "gaussian_per_pixel": ("gaussian", {"sigma": "per_pixel"}),
+  "gaussian_decoder": ("gaussian", {"sigma": "decoder"}),
+  "gaussian_optimal": ("gaussian", {"sigma": "optimal"}),
+  "beta": ("beta", {}),
 }
 
 
 def run_config(config, decoder: str) -> ml_collections.ConfigDict:
   """The training config of one decoder of the study."""
   if decoder not in DECODERS:
-    raise ValueError(f"unknown decoder {decoder!r} in config.decoders; available: {sorted(DECODERS)}")
+    raise ValueError(
+      f"unknown decoder {decoder!r} in config.decoders; available: {sorted(DECODERS)}"
+    )
   c = ml_collections.ConfigDict(config.train.to_dict())
   c.likelihood, options = DECODERS[decoder]
   c.likelihood_options = ml_collections.ConfigDict(dict(options))
@@ -60,8 +62,9 @@ def _check_study_config(config, workdir: str) -> None:
       old = json.load(f)
     if old.get("train") != new.get("train") or old.get("eval") != new.get("eval"):
       raise ckpt.ConfigMismatchError(
-          f"study workdir {workdir!r} was made with other train/eval settings (see "
-          f"{path}); use a new --workdir, or the same config to resume")
+        f"study workdir {workdir!r} was made with other train/eval settings (see "
+        f"{path}); use a new --workdir, or the same config to resume"
+      )
   with open(path + ".tmp", "w") as f:
     json.dump(new, f, indent=2, sort_keys=True)
   os.replace(path + ".tmp", path)
@@ -81,8 +84,13 @@ def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
     if outcome.interrupted:
       log.warning("study interrupted during %s; run the same command again to resume", decoder)
       return ""
-    log.info("[%d/%d] %s: trained (%.0f s); evaluating", i + 1, len(config.decoders), decoder,
-             time.perf_counter() - t)
+    log.info(
+      "[%d/%d] %s: trained (%.0f s); evaluating",
+      i + 1,
+      len(config.decoders),
+      decoder,
+      time.perf_counter() - t,
+    )
     results[decoder] = evaluate.evaluate_workdir(run_dir, None, config.eval)
   path = report.write_report(workdir, config, results)
   log.info("report: %s", path)

@@ -26,14 +26,13 @@ from tensorboardX import SummaryWriter
 from vae import checkpoints as ckpt
 from vae import data as data_lib
 from vae import images as images_lib
-from vae import objective
-from vae import steps
+from vae import objective, steps
 from vae.model import build_model
 
 log = logging.getLogger(__name__)
 
-TEST_KEY_SEED = 1234       # fixed preprocessing noise of the per-epoch test set (same for all runs)
-SHOW_KEY_SEED = 4321       # fixed latent draws of the per-epoch image grids
+TEST_KEY_SEED = 1234  # fixed preprocessing noise of the per-epoch test set (same for all runs)
+SHOW_KEY_SEED = 4321  # fixed latent draws of the per-epoch image grids
 
 
 @dataclasses.dataclass
@@ -52,19 +51,25 @@ def load_data(config) -> tuple[np.ndarray, np.ndarray]:
   kwargs = dict(source=d.source, data_dir=d.data_dir or None)
   train, _ = data_lib.load_mnist("train", **kwargs)
   test, _ = data_lib.load_mnist("test", **kwargs)
-  for name, size, total in (("train_size", d.train_size, len(train)), ("test_size", d.test_size, len(test))):
+  for name, size, total in (
+    ("train_size", d.train_size, len(train)),
+    ("test_size", d.test_size, len(test)),
+  ):
     if not 0 <= size <= total:
       raise ValueError(f"data.{name}={size} must be in [0, {total}] (0: all)")
-  train = train[:d.train_size or None]
-  test = test[:d.test_size or None]
+  train = train[: d.train_size or None]
+  test = test[: d.test_size or None]
   return data_lib.prepare_images(train, d.protocol, seed=0), test
 
 
 def test_inputs(config, test_uint8: np.ndarray) -> jax.Array:
   """The per-epoch test set: the protocol applied once with a fixed key (identical across runs)."""
   images = data_lib.prepare_images(test_uint8, config.data.protocol, seed=0)
-  return jax.jit(lambda im: data_lib.preprocess(
-      jax.random.PRNGKey(TEST_KEY_SEED), im, config.data.protocol, gamma=config.data.gamma))(images)
+  return jax.jit(
+    lambda im: data_lib.preprocess(
+      jax.random.PRNGKey(TEST_KEY_SEED), im, config.data.protocol, gamma=config.data.gamma
+    )
+  )(images)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
@@ -89,8 +94,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   if start >= config.num_epochs:
     log.info("%s already finished %d epochs: nothing to train", workdir, start)
     mngr.close()
-    return TrainResult(state=state, epoch=start, interrupted=False,
-                       metrics=ckpt.read_metrics(workdir))
+    return TrainResult(
+      state=state, epoch=start, interrupted=False, metrics=ckpt.read_metrics(workdir)
+    )
   images_dev = steps.replicate(jnp.asarray(train_images), mesh)
   x_test = steps.replicate(test_inputs(config, test_images), mesh)
   t0 = time.perf_counter()
@@ -103,26 +109,38 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
   writer = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=start + 1)
   os.makedirs(os.path.join(workdir, "images"), exist_ok=True)
-  bar = tqdm.tqdm(range(start, config.num_epochs), initial=start, total=config.num_epochs,
-                  desc=f"{config.likelihood}", unit="epoch", disable=not config.progress_bar)
+  bar = tqdm.tqdm(
+    range(start, config.num_epochs),
+    initial=start,
+    total=config.num_epochs,
+    desc=f"{config.likelihood}",
+    unit="epoch",
+    disable=not config.progress_bar,
+  )
   epoch, interrupted = start, False
   with steps.SigtermFlag() as sigterm:
     for epoch in bar:
       epoch += 1
       t = time.perf_counter()
       state, train_metrics = train_epoch(state, images_dev)
-      train_metrics = jax.device_get(train_metrics)          # the one host transfer per epoch
+      train_metrics = jax.device_get(train_metrics)  # the one host transfer per epoch
       seconds = time.perf_counter() - t
       if not all(np.isfinite(v).all() for v in train_metrics.values()):
         mngr.wait_until_finished()
         bad = {k: int((~np.isfinite(v)).sum()) for k, v in train_metrics.items()}
         raise steps.NonFiniteLossError(
-            f"non-finite training values in epoch {epoch} (counts of NaN/inf per metric: {bad}); "
-            f"stopped without saving. The last good checkpoint is epoch {mngr.latest_step()} in "
-            f"{workdir}; lower the learning rate or check the likelihood options.")
-      row = {"epoch": epoch, "step": int(jax.device_get(state.step[0])),
-             "seconds": seconds, "images_per_second":
-             steps.images_per_second(config.num_seeds, per_epoch, config.batch_size, seconds)}
+          f"non-finite training values in epoch {epoch} (counts of NaN/inf per metric: {bad}); "
+          f"stopped without saving. The last good checkpoint is epoch {mngr.latest_step()} in "
+          f"{workdir}; lower the learning rate or check the likelihood options."
+        )
+      row = {
+        "epoch": epoch,
+        "step": int(jax.device_get(state.step[0])),
+        "seconds": seconds,
+        "images_per_second": steps.images_per_second(
+          config.num_seeds, per_epoch, config.batch_size, seconds
+        ),
+      }
       if epoch == start + 1:
         row["compile_seconds"] = compile_seconds
       row["train"] = steps.mean_over_seeds({k: v.mean(-1) for k, v in train_metrics.items()})
@@ -139,18 +157,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       ckpt.append_metrics(workdir, row)
       if epoch % config.checkpoint_every_epochs == 0 or last:
         ckpt.save(mngr, epoch, state)
-      bar.set_postfix(loss=f"{row['train']['loss']:.2f}", elbo=f"{row['train']['elbo']:.2f}",
-                      test_elbo=f"{row.get('test', {}).get('elbo', float('nan')):.2f}")
+      bar.set_postfix(
+        loss=f"{row['train']['loss']:.2f}",
+        elbo=f"{row['train']['elbo']:.2f}",
+        test_elbo=f"{row.get('test', {}).get('elbo', float('nan')):.2f}",
+      )
       if sigterm.raised:
         interrupted = True
-        log.warning("stopped by SIGTERM after epoch %d; checkpoint saved in %s; run the same "
-                    "command again to resume", epoch, workdir)
+        log.warning(
+          "stopped by SIGTERM after epoch %d; checkpoint saved in %s; run the same "
+          "command again to resume",
+          epoch,
+          workdir,
+        )
         break
   mngr.wait_until_finished()
   mngr.close()
   writer.close()
-  return TrainResult(state=state, epoch=epoch, interrupted=interrupted,
-                     metrics=ckpt.read_metrics(workdir))
+  return TrainResult(
+    state=state, epoch=epoch, interrupted=interrupted, metrics=ckpt.read_metrics(workdir)
+  )
 
 
 def _log_epoch(writer: SummaryWriter, row: dict) -> None:
@@ -165,6 +191,10 @@ def _log_epoch(writer: SummaryWriter, row: dict) -> None:
 
 def _save_images(workdir: str, epoch: int, shown, show_x) -> None:
   recon, sample_mean, sample = (np.asarray(a) for a in jax.device_get(shown))
-  panels = {"data": np.asarray(show_x), "reconstruction mean": recon,
-            "sample mean": sample_mean, "sample": sample}
+  panels = {
+    "data": np.asarray(show_x),
+    "reconstruction mean": recon,
+    "sample mean": sample_mean,
+    "sample": sample,
+  }
   images_lib.save_panels(os.path.join(workdir, "images", f"epoch_{epoch:04d}.png"), panels)

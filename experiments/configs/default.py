@@ -15,40 +15,40 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.likelihood = "bernoulli"           # likelihoods.available()
+  c.likelihood = "bernoulli"  # likelihoods.available()
   c.likelihood_options = ml_collections.ConfigDict()  # e.g. {"sigma": "optimal"} for gaussian
 
   c.model = ml_collections.ConfigDict()
-  c.model.arch = "mlp"                 # "mlp" | "conv"
-  c.model.hidden = (500, 500)          # encoder widths; the decoder uses them reversed
+  c.model.arch = "mlp"  # "mlp" | "conv"
+  c.model.hidden = (500, 500)  # encoder widths; the decoder uses them reversed
   c.model.latent_dim = 20
   c.model.activation = "relu"
   c.model.dropout = 0.1
-  c.model.kernel_init = "lecun"        # "lecun" (Flax default) | "glorot" (IWAE paper)
+  c.model.kernel_init = "lecun"  # "lecun" (Flax default) | "glorot" (IWAE paper)
 
   c.data = ml_collections.ConfigDict()
-  c.data.protocol = "dequantized"      # vae.data.PROTOCOLS
-  c.data.gamma = 0.0                   # warping of the "warped" protocol, in [-0.5, 0.5]
-  c.data.source = "auto"               # "idx" | "tfds" | "auto"
-  c.data.data_dir = ""                 # IDX folder; "" -> $MNIST_DIR, then ../shared/data/mnist
-  c.data.train_size = 0                # use the first N training images (0: all 60000)
-  c.data.test_size = 0                 # use the first N test images (0: all 10000)
+  c.data.protocol = "dequantized"  # vae.data.PROTOCOLS
+  c.data.gamma = 0.0  # warping of the "warped" protocol, in [-0.5, 0.5]
+  c.data.source = "auto"  # "idx" | "tfds" | "auto"
+  c.data.data_dir = ""  # IDX folder; "" -> $MNIST_DIR, then ../shared/data/mnist
+  c.data.train_size = 0  # use the first N training images (0: all 60000)
+  c.data.test_size = 0  # use the first N test images (0: all 10000)
 
   c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = "adam"            # any optax optimizer taking learning_rate
+  c.optimizer.name = "adam"  # any optax optimizer taking learning_rate
   c.optimizer.learning_rate = 1e-3
   c.optimizer.b1 = 0.9
   c.optimizer.b2 = 0.999
   c.optimizer.eps = 1e-8
-  c.optimizer.schedule = "constant"    # "constant" | "iwae" (3^i epochs at lr * 10^(-i/7))
-  c.optimizer.clip_value = 0.0         # > 0: clip each gradient element to [-v, v] (CB notebooks: 1)
+  c.optimizer.schedule = "constant"  # "constant" | "iwae" (3^i epochs at lr * 10^(-i/7))
+  c.optimizer.clip_value = 0.0  # > 0: clip each gradient element to [-v, v] (CB notebooks: 1)
 
   c.batch_size = 128
   c.num_epochs = 10
-  c.beta = 1.0                         # KL weight; 1 is the ELBO
-  c.num_importance_samples = 1         # > 1 trains the importance-weighted bound (IWAE)
+  c.beta = 1.0  # KL weight; 1 is the ELBO
+  c.num_importance_samples = 1  # > 1 trains the importance-weighted bound (IWAE)
   c.seed = 0
-  c.num_seeds = 1                      # independent seeds trained together (vmapped)
+  c.num_seeds = 1  # independent seeds trained together (vmapped)
 
   c.eval_batch_size = 1000
   c.checkpoint_every_epochs = 1

@@ -22,8 +22,15 @@ import ml_collections
 from experiments.configs import default
 from vae import evaluate
 
-ALL_DECODERS = ("bernoulli", "continuous_bernoulli", "gaussian_fixed", "gaussian_shared",
-                "gaussian_per_pixel", "gaussian_optimal", "beta")
+ALL_DECODERS = (
+  "bernoulli",
+  "continuous_bernoulli",
+  "gaussian_fixed",
+  "gaussian_shared",
+  "gaussian_per_pixel",
+  "gaussian_optimal",
+  "beta",
+)
 VARIANTS = ("smoke", "cpu", "paper", "iwae")
 
 
