@@ -125,7 +125,9 @@ def evaluate_run(
   t = time.perf_counter()
   test_means = np.asarray(_batched(lambda xb, i: run.encode(xb)[0], x, bs))
   train_means = np.asarray(
-    _batched(lambda xb, i: run.encode(xb)[0], train.test_inputs(run.config, train_u8), bs)
+    _batched(
+      lambda xb, i: run.encode(xb)[0], train.test_inputs(run.config, train_u8, static_seed=0), bs
+    )
   )
   res["knn_accuracy"] = metrics.knn_accuracy(
     train_means, train_labels, test_means, test_labels, config.knn_k

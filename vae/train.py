@@ -62,9 +62,12 @@ def load_data(config) -> tuple[np.ndarray, np.ndarray]:
   return data_lib.prepare_images(train, d.protocol, seed=0), test
 
 
-def test_inputs(config, test_uint8: np.ndarray) -> jax.Array:
-  """The per-epoch test set: the protocol applied once with a fixed key (identical across runs)."""
-  images = data_lib.prepare_images(test_uint8, config.data.protocol, seed=0)
+def test_inputs(config, test_uint8: np.ndarray, *, static_seed: int = 1) -> jax.Array:
+  """The per-epoch test set: the protocol applied once with a fixed key (identical across runs).
+
+  ``static_seed`` seeds the one fixed binarization of ``binarized_static`` (the training set uses
+  0, so a test image never shares its training counterpart's noise)."""
+  images = data_lib.prepare_images(test_uint8, config.data.protocol, seed=static_seed)
   return jax.jit(
     lambda im: data_lib.preprocess(
       jax.random.PRNGKey(TEST_KEY_SEED), im, config.data.protocol, gamma=config.data.gamma
