@@ -288,8 +288,16 @@ def evaluate_workdir(
 
 
 def _publish(workdir: str, path: str) -> None:
-  shutil.copyfile(path, os.path.join(workdir, "eval.json.tmp"))
-  os.replace(os.path.join(workdir, "eval.json.tmp"), os.path.join(workdir, "eval.json"))
+  """Copies an evaluation to WORKDIR/eval.json (atomically; untouched if already the same)."""
+  target = os.path.join(workdir, "eval.json")
+  with open(path, "rb") as f:
+    new = f.read()
+  if os.path.exists(target):
+    with open(target, "rb") as f:
+      if f.read() == new:
+        return
+  shutil.copyfile(path, target + ".tmp")
+  os.replace(target + ".tmp", target)
 
 
 def _source(config) -> dict:
