@@ -62,10 +62,6 @@ class Distribution:
     leaves = jax.tree_util.tree_leaves(self)
     return jnp.broadcast_shapes(*(jnp.shape(leaf) for leaf in leaves))
 
-  @property
-  def has_cdf(self) -> bool:
-    return type(self).cdf is not Distribution.cdf
-
 
 def sum_event(values: jax.Array, event_ndims: int) -> jax.Array:
   """Sums the trailing ``event_ndims`` axes: per-pixel values -> one value per example."""
