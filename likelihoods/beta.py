@@ -18,10 +18,13 @@ Numerically delicate regions and how they are handled:
 * **concentrations near 0**: the likelihood maps raw outputs through ``softplus(raw) + floor`` with
   a named ``concentration_floor`` (default 1e-3), so alpha, beta > 0 always and ``betaln`` stays
   finite with finite gradients.
-* **log B(alpha, beta)** is computed here (``_betaln``), not with ``jax.scipy.special.betaln``: for
+* **log B(alpha, beta)** is computed by ``likelihoods.special.betaln``, not with ``jax.scipy.special.betaln``: for
   max(alpha, beta) >= 8 that one (jax <= 0.10 at least) evaluates the Stirling-difference series at
   the wrong point (x = h/(1+h) instead of 1/(1+h), h = min/max), and is off by up to ~1e-6 even in
-  float64 (betaln(1, 8) = -log 8 + 9.3e-7). ``_betaln`` agrees with mpmath to ~20 eps.
+  float64 (betaln(1, 8) = -log 8 + 9.3e-7). ``betaln`` agrees with mpmath to ~20 eps.
+* **far tails of the cdf**: ``cdf`` (jax's ``betainc``) underflows below e^-87 in float32;
+  ``log_cdf`` (``likelihoods.special.log_betainc``) never exponentiates, for the 8-bit
+  discretized likelihood of pixels deep in a tail.
 """
 
 from __future__ import annotations
@@ -30,64 +33,12 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import betainc, digamma
+from jax.scipy.special import betainc
 
 from likelihoods.base import Distribution, Likelihood, float_dtype
+from likelihoods.special import betaln, log_betainc
 
 DEFAULT_PIXEL_EPS = 1e-4
-
-# Stirling series of log Gamma: Delta(x) = sum_k B_2k / (2k (2k - 1) x^(2k - 1)), k = 1..7.
-_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
-_STIRLING_MIN = 8.0  # the series (7 terms) is good to ~1e-16 from here on
-
-
-def _log_gamma_ratio(a, b):
-  r"""log Gamma(b) - log Gamma(a + b) for 0 < a <= b, b >= 8, without cancellation.
-
-  With Stirling, log Gamma(x) = (x - 1/2) log x - x + log(2 pi)/2 + Delta(x), and h = a / b:
-
-  .. math::  -a(\log b - 1) - (b + a - 1/2)\,\mathrm{log1p}(h) + [\Delta(b) - \Delta(a + b)],
-
-  where :math:`\Delta(b) - \Delta(a+b) = \sum_k c_k b^{-(2k-1)} (1 - x^{2k-1})` with
-  :math:`x = 1/(1+h)`, and :math:`1 - x^n = (1 - x)(1 + x + \dots + x^{n-1})`, :math:`1 - x = h/(1+h)`
-  (the ALGDIV scheme of Didonato & Morris, TOMS 708).
-  """
-  h = a / b
-  x = 1 / (1 + h)
-  x2 = x * x
-  geometric = [jnp.ones_like(x)]  # (1 - x^n) / (1 - x) for n = 1, 3, 5, ...
-  for _ in _STIRLING[1:]:
-    geometric.append(1 + x + x2 * geometric[-1])
-  t = 1 / (b * b)
-  series = _STIRLING[-1] * geometric[-1]
-  for c, g in zip(reversed(_STIRLING[:-1]), reversed(geometric[:-1])):
-    series = c * g + t * series
-  w = series * (h / (1 + h)) / b
-  u = (b + (a - 0.5)) * jnp.log1p(h)
-  v = a * (jnp.log(b) - 1)
-  return jnp.where(u <= v, (w - v) - u, (w - u) - v)
-
-
-@jax.custom_jvp
-def _betaln(a, b):
-  """log B(a, b) = log Gamma(a) + log Gamma(b) - log Gamma(a + b), accurately for a, b > 0.
-
-  Derivatives psi(a) - psi(a + b) and psi(b) - psi(a + b), directly (cheaper to compile and more
-  accurate than differentiating both branches' lgammas).
-  """
-  lo, hi = jnp.minimum(a, b), jnp.maximum(a, b)
-  small = hi < _STIRLING_MIN
-  hi_big = jnp.where(small, _STIRLING_MIN, hi)  # the safe-where: no NaN from the unused branch
-  direct = jax.lax.lgamma(lo) + (jax.lax.lgamma(hi) - jax.lax.lgamma(lo + hi))
-  return jnp.where(small, direct, jax.lax.lgamma(lo) + _log_gamma_ratio(lo, hi_big))
-
-
-@_betaln.defjvp
-def _betaln_jvp(primals, tangents):
-  a, b = primals
-  da, db = tangents
-  psi_ab = digamma(a + b)
-  return _betaln(a, b), (digamma(a) - psi_ab) * da + (digamma(b) - psi_ab) * db
 
 
 @flax.struct.dataclass
@@ -115,7 +66,7 @@ class Beta(Distribution):
   def log_prob(self, x):
     a, b = self.concentration1, self.concentration0
     x = self._clip(x)
-    return jax.scipy.special.xlogy(a - 1, x) + jax.scipy.special.xlog1py(b - 1, -x) - _betaln(a, b)
+    return jax.scipy.special.xlogy(a - 1, x) + jax.scipy.special.xlog1py(b - 1, -x) - betaln(a, b)
 
   def mean(self):
     a, b = self.concentration1, self.concentration0
@@ -136,6 +87,12 @@ class Beta(Distribution):
     a, b = self.concentration1, self.concentration0
     x = jnp.clip(jnp.asarray(x, float_dtype(a, b, x)), 0.0, 1.0)
     return betainc(a, b, x)
+
+  def log_cdf(self, x):
+    """log I_x(alpha, beta), without underflow far in the lower tail (``special.log_betainc``)."""
+    a, b = self.concentration1, self.concentration0
+    x = jnp.clip(jnp.asarray(x, float_dtype(a, b, x)), 0.0, 1.0)
+    return log_betainc(a, b, x)
 
 
 class BetaLikelihood(Likelihood):

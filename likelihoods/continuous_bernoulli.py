@@ -191,6 +191,21 @@ class ContinuousBernoulli(Distribution):
     f = jnp.where(tiny, y + eta * y * (y - 1) / 2, f)
     return jnp.where(x <= 0, 0.0, jnp.where(x >= 1, 1.0, f))
 
+  def log_cdf(self, x):
+    """log F(x), finite however deep in the lower tail: with a = |eta| and y = clip(x, 0, 1),
+    log(-expm1(-a y)) - log(-expm1(-a)), plus -a (1 - y) for eta > 0 (see ``cdf``)."""
+    eta = jnp.asarray(self.logits)
+    x = jnp.asarray(x, float_dtype(eta, x))
+    inside = (x > 0) & (x < 1)
+    y = jnp.where(inside, x, 0.5)
+    a = jnp.abs(eta)
+    tiny = a < 1e-10
+    a_safe = jnp.where(tiny, 1.0, a)
+    log_f = jnp.log(-jnp.expm1(-a_safe * y)) - jnp.log(-jnp.expm1(-a_safe))
+    log_f = jnp.where(eta > 0, a_safe * (y - 1) + log_f, log_f)
+    log_f = jnp.where(tiny, jnp.log(y) + jnp.log1p(eta * (y - 1) / 2), log_f)
+    return jnp.where(inside, log_f, jnp.where(x <= 0, -jnp.inf, 0.0))
+
   def icdf(self, u):
     """Inverse cdf F^{-1}(u) = log(1 + u (e^eta - 1)) / eta; exactly 0 at u = 0 and 1 at u = 1."""
     eta = jnp.asarray(self.logits)

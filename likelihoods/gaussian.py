@@ -38,7 +38,7 @@ import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import ndtr, ndtri
+from jax.scipy.special import log_ndtr, ndtr, ndtri
 
 from likelihoods.base import Distribution, Likelihood, float_dtype
 
@@ -83,6 +83,10 @@ class Normal(Distribution):
 
   def cdf(self, x):
     return ndtr((jnp.asarray(x, float_dtype(self.loc, self.scale, x)) - self.loc) / self.scale)
+
+  def log_cdf(self, x):
+    """log Phi((x - loc) / scale), finite far in the lower tail (jax's ``log_ndtr``)."""
+    return log_ndtr((jnp.asarray(x, float_dtype(self.loc, self.scale, x)) - self.loc) / self.scale)
 
   def icdf(self, u):
     return self.loc + self.scale * ndtri(jnp.asarray(u, float_dtype(self.loc, self.scale, u)))

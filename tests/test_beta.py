@@ -16,7 +16,8 @@ import scipy.stats
 
 import likelihoods
 from likelihoods import Beta
-from likelihoods.beta import DEFAULT_PIXEL_EPS, _betaln
+from likelihoods.beta import DEFAULT_PIXEL_EPS
+from likelihoods.special import betaln as _betaln
 from tests.helpers import KEY, eps  # noqa: F401  (dtype fixture: conftest)
 
 
