@@ -130,7 +130,7 @@ def test_intensity_report_known_cases():
 # ----------------------------------------------------------------------------- end to end
 
 
-def test_end_to_end_evaluation_of_a_tiny_run(trained):
+def test_end_to_end_evaluation_of_a_tiny_run(trained, monkeypatch):
   ckpt_dir = os.path.join(trained, "checkpoints")
   before = {p: os.path.getmtime(os.path.join(ckpt_dir, p)) for p in os.listdir(ckpt_dir)}
   result = evaluate.evaluate_workdir(trained, None, tiny_eval_config())
@@ -173,6 +173,16 @@ def test_end_to_end_evaluation_of_a_tiny_run(trained):
     f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002")) if f.startswith("eval.json.")
   ]
   assert len(kept) == 1
+  # An evaluation by other measures (an older MEASURES_VERSION) is redone, within the same
+  # second too, and again nothing is overwritten.
+  monkeypatch.setattr(evaluate, "MEASURES_VERSION", evaluate.MEASURES_VERSION + 1)
+  redone = evaluate.evaluate_workdir(trained, None, other)
+  assert redone["measures_version"] == evaluate.MEASURES_VERSION
+  kept = [
+    f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002")) if f.startswith("eval.json.")
+  ]
+  assert len(kept) == 2
+  assert evaluate.evaluate_workdir(trained, None, other)["seconds"] == redone["seconds"]
 
 
 def test_bernoulli_run_reports_the_cb_protocol_and_no_discretized_measure(tmp_path):

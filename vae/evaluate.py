@@ -5,8 +5,8 @@
 
 Writes ``WORKDIR/eval/epoch_XXXX/{eval.json, *.png}`` and copies the JSON to ``WORKDIR/eval.json``
 (the latest evaluation). Checkpoints are opened read-only. An existing evaluation of the same epoch
-with the same settings is returned as it is (the study relies on this to resume); one with other
-settings is kept, renamed with a time stamp, never silently overwritten.
+with the same settings and ``MEASURES_VERSION`` is returned as it is (the study relies on this to
+resume); any other is kept, renamed with a time stamp, never silently overwritten.
 
 Every number is per image, in nats unless its name says bits/dim, as {"mean", "stderr", "n"} over
 the test images (stderr = std / sqrt(n)). See ``vae.metrics`` for the definitions.
@@ -32,6 +32,10 @@ from vae.restore import Run
 log = logging.getLogger(__name__)
 
 EVAL_NOISE_SEED = 0  # the dequantization noise of the common measure: the same for all runs
+# Raised whenever a measure's definition or numerics change; an evaluation written by another
+# version is redone (the old file kept, time-stamped), never reused. 2: the 8-bit discretized
+# likelihood in log space (version 1 floored each pixel's probability at float32's 1e-38).
+MEASURES_VERSION = 2
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -236,13 +240,19 @@ def evaluate_workdir(
   if os.path.exists(out_path):
     with open(out_path) as f:
       previous = json.load(f)
-    if previous.get("eval_config") == settings and not force:
+    same = previous.get("eval_config") == settings
+    if same and previous.get("measures_version") == MEASURES_VERSION and not force:
       log.info("%s already evaluated with these settings: %s", workdir, out_path)
       _publish(workdir, out_path)
       return previous
-    kept = f"{out_path}.{time.strftime('%Y%m%d-%H%M%S')}"
+    kept = stamp = f"{out_path}.{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 1000):  # two in the same second: never replace a kept file
+      if not os.path.exists(kept):
+        break
+      kept = f"{stamp}-{n}"
     os.replace(out_path, kept)
-    log.warning("kept the previous evaluation (other settings) as %s", kept)
+    why = "other settings" if not same else "older measures"
+    log.warning("kept the previous evaluation (%s) as %s", why, kept)
 
   test_u8, test_labels = data_lib.load_mnist("test", **_source(run.config))
   train_u8, train_labels = data_lib.load_mnist("train", **_source(run.config))
@@ -272,6 +282,7 @@ def evaluate_workdir(
     "protocol": run.config.data.protocol,
     "num_seeds": run.config.num_seeds,
     "eval_config": settings,
+    "measures_version": MEASURES_VERSION,
     "per_seed": per_seed,
     "seconds": time.perf_counter() - t0,
     "devices": str(jax.devices()),
