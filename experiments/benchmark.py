@@ -5,6 +5,10 @@
 
 Times the compiled epoch exactly as ``train_and_evaluate`` runs it (data on device, one call per
 epoch), without evaluation, checkpoints or images. Prints one JSON line per configuration.
+
+``cpu_steal_percent`` is the share of CPU time the hypervisor took from this machine during the
+timed epochs (Linux /proc/stat; null elsewhere): on a shared cloud VM, figures taken with more
+than a few percent of steal are not the machine's speed.
 """
 
 import json
@@ -25,6 +29,21 @@ config_flags.DEFINE_config_file("config", "experiments/configs/pytorch_example.p
 flags.DEFINE_integer("epochs", 3, "Timed epochs (after one warm-up epoch).")
 
 
+def _cpu_times() -> list[int] | None:
+  try:
+    with open("/proc/stat") as f:
+      return [int(v) for v in f.readline().split()[1:]]
+  except (OSError, ValueError):
+    return None
+
+
+def _steal_percent(before, after) -> float | None:
+  if not before or not after or len(before) < 8:
+    return None
+  delta = [b - a for a, b in zip(before, after)]
+  return round(100 * delta[7] / max(sum(delta[:8]), 1), 1)
+
+
 def benchmark(config, epochs: int) -> dict:
   mesh = steps.make_mesh()
   steps.validate(config, mesh.size)
@@ -37,12 +56,15 @@ def benchmark(config, epochs: int) -> dict:
   t = time.perf_counter()
   epoch_fn = steps.make_train_epoch(model, tx, config, mesh).lower(state, images).compile()
   compile_s = time.perf_counter() - t
-  times = []
-  for _ in range(epochs + 1):
+  times, cpu = [], None
+  for i in range(epochs + 1):
+    if i == 1:
+      cpu = _cpu_times()
     t = time.perf_counter()
     state, metrics = epoch_fn(state, images)
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - t)
+  steal = _steal_percent(cpu, _cpu_times())
   seconds = statistics.median(times[1:])
   return {
     "likelihood": config.likelihood,
@@ -57,6 +79,7 @@ def benchmark(config, epochs: int) -> dict:
     "images_per_second": round(
       steps.images_per_second(config.num_seeds, per_epoch, config.batch_size, seconds)
     ),
+    "cpu_steal_percent": steal,
     "final_train_loss": float(metrics["loss"][:, -1].mean()),
   }
 

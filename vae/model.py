@@ -98,7 +98,7 @@ class Decoder(nn.Module):
   def __call__(self, z, *, train: bool):
     # The leading axes ([K, B] latent samples) are flattened into one: with a rank-3 input the
     # weight gradients contract two axes, and XLA's CPU backend then transposes the output
-    # gradient and recomputes the likelihood's elementwise math in extra fusions (2.7 -> 2.2 s
+    # gradient and recomputes the likelihood's elementwise math in extra fusions (2.7 -> 2.1 s
     # per epoch of the 784-400-20 MLP, benchmark.py).
     batch = z.shape[:-1]
     z = z.reshape(-1, z.shape[-1])

@@ -3,8 +3,8 @@ Adam 1e-3, batch 128, pixels / 255, no dropout. Used by the speed benchmark.
 
     uv run python -m experiments.benchmark --config experiments/configs/pytorch_example.py
 
-Expected on the 2-core CPU: about 2.7 s per epoch (22,000 images/s), 3.5 s to compile; train loss
-about 114 nats after 4 epochs (measured 2026-11-22).
+Expected on the 2-core CPU: 2.0-2.2 s per epoch (27,000-29,000 images/s) on a quiet machine,
+2-3 s to compile; train loss about 113 nats after 6 epochs (measured 2026-11-22; README, Speed).
 """
 
 from experiments.configs import default

@@ -10,10 +10,9 @@ Variants (``study.py:<variant>``):
   architecture on 10,000 dequantized training images, 10 epochs, 3 seeds; evaluation on 2,000
   test images with K = 100. Expected (measured 2026-11-22, experiments/results/study_cpu): common
   bits/dim 2.91 (Bernoulli read as CB), 2.61 (continuous Bernoulli), 8.89 / 8.33 / 8.33 / 7.02
-  (Gaussian fixed / shared / per_pixel / optimal). Training takes 1-3.5 minutes per decoder and
-  evaluation 1.5-5 minutes, except Beta: its exact 8-bit likelihood evaluates ``betainc`` for
-  every pixel and importance sample and took over 20 minutes (before it was halved to one cdf
-  call per bin edge); lower ``--config.eval.num_importance_samples`` to shorten it.
+  (Gaussian fixed / shared / per_pixel / optimal), 2.45 (Beta); 8-bit NLL 1103 nats for Beta.
+  Training takes 1-3.5 minutes per decoder and evaluation 1-6 minutes (Beta's exact 8-bit
+  likelihood, about 75 s per seed, is the slowest measure).
 * ``paper``: the continuous-Bernoulli paper's protocol (reference-protocols.md): 784-500-500-20,
   ReLU, dropout 0.1, dequantized MNIST, Adam 1e-3, 100 epochs, 10 seeds, IW estimates with
   K = 100. For a GPU or TPU.
