@@ -26,13 +26,18 @@ so :math:`\log I = a\log x + b\,\mathrm{log1p}(-x) - \log(a\,B(a,b)) - \log(1 + 
 with :math:`a\,B(a, b) = (a + b)\,B(a + 1, b)` (no cancellation of log a against log B for a tiny).
 The fraction converges fast in that region; it is evaluated by the modified Lentz algorithm,
 elementwise, until every element's last factor is within eps of 1 (``lax.while_loop``).
-Above it, :math:`I_x(a, b) = 1 - I_{1-x}(b, a)`, where :math:`I_{1-x}(b, a)` is at most about
-1/2 and :math:`\log I = \mathrm{log1p}(-e^{\log I_{1-x}(b,a)})` loses nothing.
+Above it, :math:`I_x(a, b) = 1 - I_{1-x}(b, a)` and
+:math:`\log I = \mathrm{log1p}(-e^{\log I_{1-x}(b,a)})`.
 
-Accuracy: the terms of the prefactor are large when a or b is (hundreds of nats for b = 1000), so
-the absolute error of log I is about eps * (a |log x| + b |log1p(-x)|): ~1e-5 nats in float32 at
-b = 1000, 1e-13 in float64 (``tests/test_beta.py`` checks it against mpmath). No gradient (the
-while loop is not reverse-differentiable): it is an evaluation measure.
+Accuracy (``tests/test_tails.py``, against mpmath down to log I = -70,000): the prefactor's terms
+are large when a or b is (hundreds of nats for b = 1000), so the absolute error of log I is about
+eps * (a |log x| + b |log1p(-x)|): 3.8e-3 nats at log I = -70,000 (5e-8 relative) in float32,
+1.5e-11 in float64. The complement branch loses eps / I relative where I is small there (a or b
+below ~0.01 on the far side of the switch; 3e-4 nats at log I = -6 in float32), the conditioning
+of a linear-space betainc too. Convergence takes about sqrt(max(a, b)) terms; on a trained Beta
+decoder's parameters this ran 6x faster than ``jax.scipy.special.betainc`` (2.4 M against 0.4 M
+pixel bins per second on 2 CPU cores). No gradient (the while loop is not reverse-differentiable):
+it is an evaluation measure.
 """
 
 from __future__ import annotations
