@@ -21,8 +21,13 @@ from absl import app, flags
 from ml_collections import config_flags
 
 import experiments
-from vae import steps, train
+from vae import data
 from vae.model import build_model
+from vae.training import checks, programs
+from vae.training.loop import images_per_second
+from vae.training.mesh import make_mesh, replicate
+from vae.training.optimizer import make_optimizer
+from vae.training.state import init_states
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", "experiments/configs/pytorch_example.py", "Config file.")
@@ -45,16 +50,16 @@ def _steal_percent(before, after) -> float | None:
 
 
 def benchmark(config, epochs: int) -> dict:
-  mesh = steps.make_mesh()
-  steps.validate(config, mesh.size)
+  mesh = make_mesh()
+  checks.validate(config, mesh.size)
   model = build_model(config)
-  train_images, _ = train.load_data(config)
-  per_epoch = steps.steps_per_epoch(config, len(train_images))
-  tx = steps.make_optimizer(config, per_epoch)
-  state = steps.replicate(steps.init_states(model, tx, config), mesh)
-  images = steps.replicate(jnp.asarray(train_images), mesh)
+  train_images = data.training_images(config)
+  per_epoch = checks.steps_per_epoch(config, len(train_images))
+  tx = make_optimizer(config, per_epoch)
+  state = replicate(init_states(model, tx, config), mesh)
+  images = replicate(jnp.asarray(train_images), mesh)
   t = time.perf_counter()
-  epoch_fn = steps.make_train_epoch(model, tx, config, mesh).lower(state, images).compile()
+  epoch_fn = programs.make_train_epoch(model, tx, config, mesh).lower(state, images).compile()
   compile_s = time.perf_counter() - t
   times, cpu = [], None
   for i in range(epochs + 1):
@@ -77,7 +82,7 @@ def benchmark(config, epochs: int) -> dict:
     "seconds_per_epoch": round(seconds, 3),
     "epoch_times": [round(x, 3) for x in times],
     "images_per_second": round(
-      steps.images_per_second(config.num_seeds, per_epoch, config.batch_size, seconds)
+      images_per_second(config.num_seeds, per_epoch, config.batch_size, seconds)
     ),
     "cpu_steal_percent": steal,
     "final_train_loss": float(metrics["loss"][:, -1].mean()),

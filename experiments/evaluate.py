@@ -3,7 +3,8 @@
     python -m experiments.evaluate --workdir runs/cb [--step 10] [--eval.num_importance_samples=5000]
 
 Restores on whatever devices are present; on a run still training, evaluates its latest complete
-checkpoint. Settings: ``vae.evaluate.default_config()``.
+checkpoint. Settings: ``vae.evaluation.default_config()``; ``--eval.measures`` chooses the
+measures by name (``vae.evaluation.measures``).
 """
 
 import json
@@ -13,7 +14,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 import experiments
-from vae import evaluate
+from vae import evaluation
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir to evaluate.")
@@ -21,7 +22,7 @@ flags.DEFINE_integer("step", None, "Epoch of the checkpoint (default: the latest
 flags.DEFINE_bool(
   "force", False, "Re-evaluate even if this epoch was evaluated with these settings."
 )
-config_flags.DEFINE_config_dict("eval", evaluate.default_config(), "Evaluation settings.")
+config_flags.DEFINE_config_dict("eval", evaluation.default_config(), "Evaluation settings.")
 flags.mark_flag_as_required("workdir")
 
 
@@ -29,10 +30,10 @@ def main(argv):
   del argv
   experiments.setup()
   try:
-    result = evaluate.evaluate_workdir(FLAGS.workdir, FLAGS.step, FLAGS.eval, force=FLAGS.force)
+    result = evaluation.evaluate_workdir(FLAGS.workdir, FLAGS.step, FLAGS.eval, force=FLAGS.force)
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
-  print(json.dumps(evaluate.headline(result), indent=1))
+  print(json.dumps(evaluation.headline(result), indent=1))
 
 
 if __name__ == "__main__":

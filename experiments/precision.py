@@ -20,8 +20,7 @@ from absl import app, flags
 
 import experiments
 import vae
-from vae import data as data_lib
-from vae import objective, train
+from vae import batching, data, objective
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir.")
@@ -56,13 +55,11 @@ def bf16_matmuls():
     flax_linear.lax = original
 
 
-def test_elbo(run, x, key) -> np.ndarray:
+def elbo_per_image(run, x, key) -> np.ndarray:
+  """Per-image ELBO in batches of 500, every batch with the same latent key."""
   pieces = jax.jit(lambda v, xb, k: run.model.apply(v, xb, rngs={"sample": k}))
-  return np.concatenate(
-    [
-      np.asarray(objective.elbo(pieces(run.variables, x[s : s + 500], key)))
-      for s in range(0, x.shape[0], 500)
-    ]
+  return batching.map_batches(
+    lambda i, xb: objective.elbo(pieces(run.variables, xb, key)), x, batch_size=500
   )
 
 
@@ -70,14 +67,12 @@ def main(argv):
   del argv
   experiments.setup()
   run = vae.load(FLAGS.workdir)
-  test_u8, _ = data_lib.load_mnist(
-    "test", source=run.config.data.source, data_dir=run.config.data.data_dir or None
-  )
-  x = train.test_inputs(run.config, test_u8[: FLAGS.num_images])
+  test_u8, _ = data.split(run.config, "test", FLAGS.num_images)
+  x = data.fixed_inputs(run.config, test_u8)
   key = jax.random.PRNGKey(0)
-  full = test_elbo(run, x, key)
+  full = elbo_per_image(run, x, key)
   with bf16_matmuls():
-    low = test_elbo(run, x, key)
+    low = elbo_per_image(run, x, key)
   diff = low - full
   print(
     json.dumps(

@@ -11,7 +11,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 import experiments
-from vae import checkpoints, study
+from vae import study, workdir
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
@@ -26,7 +26,7 @@ def main(argv):
   experiments.setup()
   try:
     path = study.run_study(FLAGS.config, FLAGS.workdir)
-  except (checkpoints.ConfigMismatchError, ValueError) as e:
+  except (workdir.ConfigMismatchError, ValueError) as e:
     sys.exit(f"error: {e}")
   print(f"report: {path}" if path else "interrupted; run the same command again to resume")
 

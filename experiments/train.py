@@ -12,7 +12,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 import experiments
-from vae import checkpoints, steps, train
+from vae import training, workdir
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Config file (path[:variant]).", lock_config=True)
@@ -24,8 +24,8 @@ def main(argv):
   del argv
   experiments.setup()
   try:
-    result = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except (checkpoints.ConfigMismatchError, steps.NonFiniteLossError, ValueError) as e:
+    result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except (workdir.ConfigMismatchError, training.NonFiniteLossError, ValueError) as e:
     sys.exit(f"error: {e}")
   status = "interrupted (SIGTERM)" if result.interrupted else "done"
   print(f"{status} at epoch {result.epoch}; workdir: {FLAGS.workdir}")

@@ -1,4 +1,4 @@
-"""Train and cache the MNIST CNN classifier that ``vae.sample_quality`` scores samples with.
+"""Train and cache the MNIST CNN classifier that ``vae.evaluation.sample_quality`` scores with.
 
     python -m experiments.train_classifier [--out DIR] [--epochs N] [--seed S]
 
@@ -13,7 +13,8 @@ import time
 from absl import app, flags
 
 import experiments
-from vae import classifier, data, sample_quality
+from vae import data
+from vae.evaluation import classifier, sample_quality
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Cache folder (default: $MNIST_CLASSIFIER_DIR or ~/.cache/...).")

@@ -2,9 +2,11 @@
 
 Distributions (elementwise, torch.distributions/TFP conventions): ``Bernoulli``,
 ``ContinuousBernoulli``, ``Normal``, ``Beta``. Likelihood modules (Flax decoder heads):
-``likelihoods.get(name, **options)`` with ``name`` in ``likelihoods.available()``.
+``likelihoods.get(name, **options)`` with ``name`` in ``likelihoods.available()``. Named decoders
+(a likelihood with fixed options, as the study's table shows them): ``likelihoods.decoders``.
 """
 
+from likelihoods import decoders
 from likelihoods.base import Distribution, Likelihood, sum_event
 from likelihoods.bernoulli import Bernoulli, BernoulliLikelihood
 from likelihoods.beta import Beta, BetaLikelihood
@@ -28,6 +30,7 @@ __all__ = [
   "Likelihood",
   "Normal",
   "available",
+  "decoders",
   "get",
   "logits_from_mean",
   "options",

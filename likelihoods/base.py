@@ -36,8 +36,34 @@ class Distribution:
   """Base class: elementwise distribution over pixel values.
 
   Subclasses are ``flax.struct.dataclass``es holding parameter arrays and implement ``log_prob``,
-  ``mean``, ``variance``, ``sample`` and, where one exists in closed form, ``cdf``.
+  ``mean``, ``variance``, ``sample`` and, where one exists in closed form, ``cdf``, ``log_cdf``
+  and ``log_survival`` (or ``log_tail``, both tails in one evaluation).
+
+  What callers ask instead of checking a distribution's type:
+
+  * ``support``: ``"binary"`` ({0, 1}), ``"unit_interval"`` ([0, 1]) or ``"real"``;
+  * ``is_density``: whether ``log_prob`` is a normalized density on a continuum containing [0, 1],
+    so that its value at grey pixels is a log-likelihood comparable across decoders (its integral
+    over [0, 1] is at most 1). False for the Bernoulli, whose ``log_prob`` at grey pixels is a
+    cross-entropy;
+  * ``as_density()``: the density that stands in for this distribution where one is needed (the
+    distribution itself if ``is_density``; the Bernoulli names the continuous Bernoulli with its
+    mean, the CB paper's protocol; ``stand_in`` says it in words), and ``readings`` /
+    ``reading(name)``: the other densities a published protocol reads a non-density as.
   """
+
+  #: The set the distribution lives on: "binary", "unit_interval" or "real".
+  support: ClassVar[str] = "real"
+  #: What ``as_density`` returns, in words, for a distribution that is no density.
+  stand_in: ClassVar[str] = "the distribution itself"
+  #: name -> description of the other densities a published protocol reads a non-density as
+  #: (``reading(name)``), besides ``as_density``; empty for a density (read as itself).
+  readings: ClassVar[dict[str, str]] = {}
+
+  @classmethod
+  def is_density(cls) -> bool:
+    """Whether ``log_prob`` is a normalized density on a continuum containing [0, 1]."""
+    return cls.support in ("unit_interval", "real")
 
   def log_prob(self, x):
     raise NotImplementedError
@@ -56,6 +82,42 @@ class Distribution:
 
   def cdf(self, x):
     raise NotImplementedError(f"{type(self).__name__} has no closed-form cdf")
+
+  def log_cdf(self, x):
+    """log P(X <= x), finite however deep in the lower tail."""
+    raise NotImplementedError(
+      f"{type(self).__name__} (support {self.support!r}) has no log cdf; the 8-bit discretized "
+      f"likelihood needs one"
+    )
+
+  def log_survival(self, x):
+    """log P(X > x), finite however deep in the upper tail."""
+    raise NotImplementedError(
+      f"{type(self).__name__} (support {self.support!r}) has no log survival function; the "
+      f"8-bit discretized likelihood needs one"
+    )
+
+  def log_tail(self, x, upper):
+    """log P(X > x) where ``upper``, else log P(X <= x), elementwise.
+
+    Subclasses compute it with ONE log-cdf evaluation of a reflected distribution (the upper tail
+    of X is the lower tail of -X, or of 1 - X on [0, 1]); this default evaluates both tails.
+    """
+    return jnp.where(upper, self.log_survival(x), self.log_cdf(x))
+
+  def as_density(self) -> "Distribution":
+    """The density that stands in for this distribution on [0, 1]: itself if it is one."""
+    if not self.is_density():
+      raise NotImplementedError(
+        f"{type(self).__name__} is not a density on [0, 1] and names no density to stand in for it"
+      )
+    return self
+
+  def reading(self, name: str) -> "Distribution":
+    """The density this distribution is read as under ``name`` (one of ``readings``)."""
+    raise ValueError(
+      f"{type(self).__name__} has no reading {name!r}; readings: {sorted(self.readings)}"
+    )
 
   @property
   def batch_shape(self) -> tuple[int, ...]:
@@ -82,6 +144,9 @@ class Likelihood(nn.Module):
   num_outputs: ClassVar[int] = 1
   # The parameter a plot shows for this decoder besides its mean (Bernoulli's lambda, say): name.
   display_name: ClassVar[str] = "mean"
+  # The distribution class ``distribution`` returns: callers ask it (``is_density``, ``support``)
+  # without building one.
+  distribution_type: ClassVar[type[Distribution]] = Distribution
 
   def distribution(
     self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False

@@ -15,6 +15,11 @@ cross-entropy. It is **not a normalized density on [0, 1]**:
 asymmetric around it (target 0.2: 0.5448 nats at 0.1, 0.5261 at 0.3), which is the seeds'
 "bias toward 0.5" argument.
 
+What the evaluation reads it as (``as_density``, ``reading``): the CB paper's protocol
+for a Bernoulli VAE on grey pixels is to read its lambda as a continuous Bernoulli, either as the CB
+parameter itself (the reading ``cb_lambda``) or through the inverse-mean map, the CB whose *mean*
+is lambda (``as_density``: the stand-in density of the common measure).
+
 Numerics: everything is computed from the logit. ``softplus`` is exact for all finite logits, so
 ``log_prob`` is finite with finite gradients for |logit| up to float max; there are no clamps.
 """
@@ -26,6 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from likelihoods.base import Distribution, Likelihood, float_dtype
+from likelihoods.continuous_bernoulli import ContinuousBernoulli, logits_from_mean
 
 
 @flax.struct.dataclass
@@ -34,9 +40,22 @@ class Bernoulli(Distribution):
 
   logits: jax.Array
 
+  support = "binary"
+  stand_in = "lambda read as the mean of a continuous Bernoulli (the CB paper's inverse-mean map)"
+  readings = {"cb_lambda": "lambda read as the continuous Bernoulli parameter (the CB paper)"}
+
   @property
   def probs(self) -> jax.Array:
     return jax.nn.sigmoid(self.logits)
+
+  def as_density(self) -> ContinuousBernoulli:
+    """The continuous Bernoulli whose mean is lambda (the CB paper's inverse-mean map)."""
+    return ContinuousBernoulli(logits=logits_from_mean(self.probs))
+
+  def reading(self, name: str) -> ContinuousBernoulli:
+    if name == "cb_lambda":
+      return ContinuousBernoulli(logits=self.logits)
+    return super().reading(name)
 
   def log_prob(self, x):
     logits = jnp.asarray(self.logits)
@@ -67,6 +86,7 @@ class BernoulliLikelihood(Likelihood):
 
   num_outputs = 1
   display_name = "lambda"
+  distribution_type = Bernoulli
 
   def distribution(self, raw, x=None, *, train=False):
     return Bernoulli(logits=raw[..., 0])

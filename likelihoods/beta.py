@@ -49,6 +49,8 @@ class Beta(Distribution):
   concentration0: jax.Array
   pixel_eps: float = flax.struct.field(pytree_node=False, default=DEFAULT_PIXEL_EPS)
 
+  support = "unit_interval"
+
   def _clip(self, x):
     x = jnp.asarray(x, float_dtype(self.concentration1, self.concentration0, x))
     if self.pixel_eps == 0:
@@ -94,6 +96,17 @@ class Beta(Distribution):
     x = jnp.clip(jnp.asarray(x, float_dtype(a, b, x)), 0.0, 1.0)
     return log_betainc(a, b, x)
 
+  def log_survival(self, x):
+    """log P(X > x) = log I_{1-x}(beta, alpha): 1 - X is Beta(beta, alpha)."""
+    return self.log_tail(x, True)
+
+  def log_tail(self, x, upper):
+    """Both tails in one ``log_betainc`` evaluation, of the reflected Beta where ``upper``."""
+    a, b = self.concentration1, self.concentration0
+    x = jnp.asarray(x, float_dtype(a, b, x))
+    reflected = Beta(jnp.where(upper, b, a), jnp.where(upper, a, b), self.pixel_eps)
+    return reflected.log_cdf(jnp.where(upper, 1 - x, x))
+
 
 class BetaLikelihood(Likelihood):
   """``beta``: two outputs per pixel, alpha = softplus(raw0) + floor, beta = softplus(raw1) + floor."""
@@ -102,6 +115,7 @@ class BetaLikelihood(Likelihood):
   pixel_eps: float = DEFAULT_PIXEL_EPS
 
   num_outputs = 2
+  distribution_type = Beta
 
   def distribution(self, raw, x=None, *, train=False):
     if not self.concentration_floor >= 0:

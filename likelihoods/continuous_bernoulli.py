@@ -160,6 +160,8 @@ class ContinuousBernoulli(Distribution):
 
   logits: jax.Array
 
+  support = "unit_interval"
+
   @property
   def probs(self) -> jax.Array:
     """lambda = sigmoid(logits): the shape parameter (not the mean)."""
@@ -206,6 +208,16 @@ class ContinuousBernoulli(Distribution):
     log_f = jnp.where(tiny, jnp.log(y) + jnp.log1p(eta * (y - 1) / 2), log_f)
     return jnp.where(inside, log_f, jnp.where(x <= 0, -jnp.inf, 0.0))
 
+  def log_survival(self, x):
+    """log P(X > x) = log F_{-eta}(1 - x): 1 - X is continuous Bernoulli with logit -eta."""
+    return self.log_tail(x, True)
+
+  def log_tail(self, x, upper):
+    """Both tails in one ``log_cdf`` evaluation, of the reflected CB where ``upper``."""
+    x = jnp.asarray(x, float_dtype(self.logits, x))
+    eta = jnp.where(upper, -self.logits, self.logits)
+    return ContinuousBernoulli(logits=eta).log_cdf(jnp.where(upper, 1 - x, x))
+
   def icdf(self, u):
     """Inverse cdf F^{-1}(u) = log(1 + u (e^eta - 1)) / eta; exactly 0 at u = 0 and 1 at u = 1."""
     eta = jnp.asarray(self.logits)
@@ -239,6 +251,7 @@ class ContinuousBernoulliLikelihood(Likelihood):
 
   num_outputs = 1
   display_name = "lambda"
+  distribution_type = ContinuousBernoulli
 
   def distribution(self, raw, x=None, *, train=False):
     return ContinuousBernoulli(logits=raw[..., 0])

@@ -60,6 +60,8 @@ class Normal(Distribution):
   scale: jax.Array
   log_scale: jax.Array | None = None
 
+  support = "real"
+
   def log_prob(self, x):
     dtype = float_dtype(self.loc, self.scale, x)
     if self.log_scale is None:
@@ -88,6 +90,15 @@ class Normal(Distribution):
     """log Phi((x - loc) / scale), finite far in the lower tail (jax's ``log_ndtr``)."""
     return log_ndtr((jnp.asarray(x, float_dtype(self.loc, self.scale, x)) - self.loc) / self.scale)
 
+  def log_survival(self, x):
+    """log(1 - Phi((x - loc) / scale)) = log Phi((loc - x) / scale), finite far in the upper tail."""
+    return self.log_tail(x, True)
+
+  def log_tail(self, x, upper):
+    """Both tails in one ``log_ndtr`` evaluation: the upper tail of z is the lower tail of -z."""
+    z = (jnp.asarray(x, float_dtype(self.loc, self.scale, x)) - self.loc) / self.scale
+    return log_ndtr(jnp.where(upper, -z, z))
+
   def icdf(self, u):
     return self.loc + self.scale * ndtri(jnp.asarray(u, float_dtype(self.loc, self.scale, u)))
 
@@ -108,6 +119,7 @@ class GaussianLikelihood(Likelihood):
   stats_momentum: float = 0.99
 
   display_name = "mean"
+  distribution_type = Normal
 
   def outputs_per_pixel(self) -> int:
     return 2 if self.sigma == "decoder" else 1

@@ -1,4 +1,9 @@
-"""Shared test setup: point MNIST_DIR at the real MNIST copy next to the repo (if unset)."""
+"""Shared test setup: point MNIST_DIR at the real MNIST copy next to the repo (if unset).
+
+Two kinds of tests: fast unit tests (no MNIST, no training) and end-to-end ones marked ``e2e``
+(they read the real MNIST or train). ``pytest -m "not e2e"`` runs the first kind on a machine
+without MNIST; the ``mnist_dir`` fixture refuses a test that is not marked ``e2e``.
+"""
 
 import os
 import pathlib
@@ -18,9 +23,23 @@ _IDX_NAMES = (
 )
 
 
+def pytest_collection_modifyitems(config, items):
+  """A test that uses ``mnist_dir`` (directly or through a fixture) must be marked ``e2e``."""
+  unmarked = [
+    item.nodeid
+    for item in items
+    if "mnist_dir" in getattr(item, "fixturenames", ()) and item.get_closest_marker("e2e") is None
+  ]
+  if unmarked:
+    raise pytest.UsageError(f"tests that read the real MNIST must be marked e2e: {unmarked}")
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> str:
-  """The folder with the real MNIST IDX files; FAILS (never skips) if they are missing."""
+  """The folder with the real MNIST IDX files; FAILS (never skips) if they are missing.
+
+  Only for tests marked ``e2e`` (the fast unit tests must pass without MNIST).
+  """
   folder = pathlib.Path(os.environ.get("MNIST_DIR", _SHARED_MNIST))
   missing = [n for n in _IDX_NAMES if not any((folder / f).is_file() for f in (n, n + ".gz"))]
   if missing:

@@ -6,8 +6,8 @@ import jax
 import numpy as np
 
 from experiments.configs import default
-from vae import checkpoints as ckpt
-from vae import train
+from vae import training
+from vae import workdir as wd
 
 KEY = jax.random.key(0, impl="rbg")  # fixed key; rbg compiles much faster than threefry on CPU
 
@@ -35,22 +35,11 @@ def tiny_config(likelihood="bernoulli", **options):
 
 def final_arrays(workdir, epoch=None):
   """The leaves of the checkpointed TrainState of ``epoch`` (default: latest), as numpy."""
-  import jax
-
-  from vae import steps
-  from vae.model import build_model
-
-  config = ckpt.load_config(workdir)
-  model = build_model(config)
-  tx = steps.make_optimizer(config, steps.steps_per_epoch(config, config.data.train_size))
-  like = steps.init_states(model, tx, config)
-  mngr = ckpt.manager(workdir, read_only=True)
-  _, state = ckpt.restore(mngr, like, epoch)
-  return [np.asarray(x) for x in jax.tree.leaves(state)]
+  return jax.tree.leaves(wd.read_checkpoint(os.fspath(workdir), epoch))
 
 
 def metrics_without_timing(workdir):
-  rows = ckpt.read_metrics(workdir)
+  rows = wd.read_metrics(workdir)
   for r in rows:
     for k in ("seconds", "images_per_second", "compile_seconds"):
       r.pop(k, None)
@@ -58,4 +47,4 @@ def metrics_without_timing(workdir):
 
 
 def run(config, workdir):
-  return train.train_and_evaluate(config, os.fspath(workdir))
+  return training.train_and_evaluate(config, os.fspath(workdir))

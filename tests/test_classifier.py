@@ -1,4 +1,4 @@
-"""Tests for vae.classifier: a tiny training run on real MNIST, saving/loading, cache checks.
+"""Tests for vae.evaluation.classifier: a tiny training run on real MNIST, saving/loading, cache checks.
 
 The full >= 99% classifier is trained by ``python -m experiments.train_classifier``, never here.
 """
@@ -12,7 +12,10 @@ import jax
 import numpy as np
 import pytest
 
-from vae import classifier, data
+from vae import data
+from vae.evaluation import classifier
+
+pytestmark = pytest.mark.e2e  # trains on real MNIST
 
 TRAIN_SIZE, TEST_SIZE = 2000, 1000
 
@@ -34,7 +37,7 @@ def tiny(mnist_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_set(mnist_dir):
+def mnist_test_split(mnist_dir):
   images, labels = data.load_mnist("test", data_dir=mnist_dir)
   return images[:TEST_SIZE], labels[:TEST_SIZE]
 
@@ -48,36 +51,40 @@ def test_tiny_run_learns_and_records(tiny):
   assert recorded["accuracy"] == info.accuracy and recorded["version"] == classifier.VERSION
 
 
-def test_reload_gives_the_trained_params_and_logits(tiny, test_set):
+def test_reload_gives_the_trained_params_and_logits(tiny, mnist_test_split):
   info, folder = tiny
   clf = classifier.load_classifier(folder, min_accuracy=0.0)
   # The SHA-256 was taken of the in-memory trained params, before saving.
   blob = flax.serialization.to_bytes(jax.device_get(clf.params))
   assert hashlib.sha256(blob).hexdigest() == info.params_sha256
-  images, labels = test_set
+  images, labels = mnist_test_split
   assert clf.accuracy == info.accuracy
   assert clf.accuracy_on(images / np.float32(255), labels) == info.accuracy
   again = classifier.load_classifier(folder, min_accuracy=0.0)
   np.testing.assert_array_equal(clf.logits(images[:50]), again.logits(images[:50]))
 
 
-def test_outputs_shapes_chunks_and_input_forms(tiny, test_set):
+def test_outputs_shapes_chunks_and_input_forms(tiny, mnist_test_split):
   clf = classifier.load_classifier(tiny[1], min_accuracy=0.0)
-  x = test_set[0][: classifier.CHUNK + 7] / np.float32(255)  # two chunks, the last one padded
+  x = mnist_test_split[0][: classifier.CHUNK + 7] / np.float32(
+    255
+  )  # two chunks, the last one padded
   logits, feats = clf.logits_and_features(x)
   assert logits.shape == (len(x), 10) and feats.shape == (len(x), 128)
   assert logits.dtype == np.float32 and np.all(feats >= 0)  # post-ReLU features
   np.testing.assert_allclose(clf.logits(x[-3:]), logits[-3:], rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(clf.features(x.reshape(-1, 784)), feats, rtol=1e-6)
-  np.testing.assert_allclose(clf.logits(test_set[0][:8]), logits[:8], rtol=1e-6)  # uint8 -> /255
+  np.testing.assert_allclose(
+    clf.logits(mnist_test_split[0][:8]), logits[:8], rtol=1e-6
+  )  # uint8 -> /255
   with pytest.raises(ValueError, match=r"\[0, 1\]"):
     clf.logits(x * 255)
   with pytest.raises(ValueError, match="expected images"):
     clf.logits(x[:, :14])
 
 
-def test_training_inputs_mix_continuous_and_dequantized(test_set):
-  images = test_set[0][:256]
+def test_training_inputs_mix_continuous_and_dequantized(mnist_test_split):
+  images = mnist_test_split[0][:256]
   inputs = jax.jit(classifier.training_inputs, static_argnames="max_shift")
   x = np.asarray(inputs(jax.random.PRNGKey(0), images, max_shift=0))
   continuous = np.abs(x - images / 255.0).max((1, 2)) < 1e-6

@@ -1,4 +1,8 @@
-"""Tests for vae.data (MNIST loading, preprocessing) and the TF-free TFDS builder."""
+"""Tests for vae.data (MNIST loading, preprocessing) and the TF-free TFDS builder.
+
+The preprocessing tests run on synthetic MNIST-like images; the tests that read the real IDX
+files (or build the TFDS dataset from them) are end-to-end (``e2e``).
+"""
 
 import functools
 import gzip
@@ -16,13 +20,18 @@ import numpy as np
 import pytest
 
 from vae import data
+from vae.data import idx
 
 N = 256  # images used by the preprocessing tests
 
 
 @pytest.fixture(scope="module")
-def test_images(mnist_dir):
-  return data.load_mnist("test", source="idx", data_dir=mnist_dir)[0][:N]
+def images_u8():
+  """Synthetic MNIST-like uint8 images: mostly exact 0, some 255, grey values in between."""
+  rng = np.random.default_rng(0)
+  kind = rng.choice(3, size=(N, 28, 28), p=[0.8, 0.1, 0.1])
+  grey = rng.integers(1, 255, size=(N, 28, 28))
+  return np.where(kind == 0, 0, np.where(kind == 1, 255, grey)).astype(np.uint8)
 
 
 def _copy_test_split(src: str, dst: pathlib.Path, gzipped: bool = True) -> pathlib.Path:
@@ -40,6 +49,7 @@ def _copy_test_split(src: str, dst: pathlib.Path, gzipped: bool = True) -> pathl
 # --------------------------------------------------------------------------------- IDX reader
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("split,n", [("train", 60000), ("test", 10000)])
 def test_idx_reader_real_files(mnist_dir, split, n):
   images, labels = data.load_mnist(split, source="idx", data_dir=mnist_dir)
@@ -51,6 +61,7 @@ def test_idx_reader_real_files(mnist_dir, split, n):
   assert data.load_mnist(split)[0] is images  # "auto" resolves $MNIST_DIR (conftest) -> idx
 
 
+@pytest.mark.e2e
 def test_checksums_are_checked(mnist_dir):
   for name, expected in data.SHA256.items():
     raw = gzip.decompress(data.find_idx_file(mnist_dir, name).read_bytes())
@@ -59,6 +70,7 @@ def test_checksums_are_checked(mnist_dir):
     data.read_idx(data.find_idx_file(mnist_dir, "t10k-labels-idx1-ubyte"), "0" * 64)
 
 
+@pytest.mark.e2e
 def test_uncompressed_files_accepted(mnist_dir, tmp_path):
   folder = _copy_test_split(mnist_dir, tmp_path / "raw", gzipped=False)
   images, labels = data.load_mnist("test", source="idx", data_dir=str(folder))
@@ -67,6 +79,7 @@ def test_uncompressed_files_accepted(mnist_dir, tmp_path):
   np.testing.assert_array_equal(labels, ref_labels)
 
 
+@pytest.mark.e2e
 def test_corrupted_file_raises(mnist_dir, tmp_path):
   folder = _copy_test_split(mnist_dir, tmp_path / "bad")
   path = folder / "t10k-labels-idx1-ubyte.gz"
@@ -85,13 +98,13 @@ def test_corrupted_file_raises(mnist_dir, tmp_path):
 def test_resolve_order(monkeypatch, tmp_path):
   default = tmp_path / "default"
   default.mkdir()
-  monkeypatch.setattr(data, "_DEFAULT_DIR", default)
+  monkeypatch.setattr(idx, "_DEFAULT_DIR", default)
   monkeypatch.setenv("MNIST_DIR", "/from/env")
   assert data.resolve_mnist_dir("/explicit") == "/explicit"
   assert data.resolve_mnist_dir() == "/from/env"
-  monkeypatch.delenv("MNIST_DIR")
+  monkeypatch.delenv("MNIST_DIR", raising=False)
   assert data.resolve_mnist_dir() == str(default)
-  monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
+  monkeypatch.setattr(idx, "_DEFAULT_DIR", tmp_path / "absent")
   assert data.resolve_mnist_dir() is None
 
 
@@ -99,8 +112,8 @@ def test_missing_dir_fails_fast(monkeypatch, tmp_path):
   start = time.monotonic()
   with pytest.raises(FileNotFoundError, match="not found in .*nowhere.*MNIST_DIR"):
     data.load_mnist("train", source="idx", data_dir=str(tmp_path / "nowhere"))
-  monkeypatch.delenv("MNIST_DIR")
-  monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
+  monkeypatch.delenv("MNIST_DIR", raising=False)
+  monkeypatch.setattr(idx, "_DEFAULT_DIR", tmp_path / "absent")
   with pytest.raises(data.MnistNotFoundError, match="MNIST_DIR"):
     data.load_mnist("train", source="idx")
   assert time.monotonic() - start < 1.0
@@ -108,7 +121,7 @@ def test_missing_dir_fails_fast(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("source", ["tfds", "auto"])
 def test_offline_tfds_fails_fast(monkeypatch, tmp_path, source):
-  from vae import mnist_tfds  # import TFDS before timing
+  from vae.data import tfds_builder  # import TFDS before timing
 
   hosts = []
 
@@ -117,22 +130,22 @@ def test_offline_tfds_fails_fast(monkeypatch, tmp_path, source):
     raise OSError("network disabled in tests")
 
   monkeypatch.setattr(socket, "create_connection", no_network)
-  monkeypatch.delenv("MNIST_DIR")
-  monkeypatch.setattr(data, "_DEFAULT_DIR", tmp_path / "absent")
+  monkeypatch.delenv("MNIST_DIR", raising=False)
+  monkeypatch.setattr(idx, "_DEFAULT_DIR", tmp_path / "absent")
   monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
   start = time.monotonic()
   with pytest.raises(data.MnistNotFoundError, match="unreachable.*MNIST_DIR.*internet"):
     data.load_mnist("train", source=source)
   assert time.monotonic() - start < 5.0
-  assert hosts == [mnist_tfds.DEFAULT_URL.split("/")[2]]
+  assert hosts == [tfds_builder.DEFAULT_URL.split("/")[2]]
 
 
 # --------------------------------------------------------------------------------- preprocess
 
 
 @pytest.mark.parametrize("protocol", data.PROTOCOLS)
-def test_preprocess_range_dtype_determinism_jit(test_images, protocol):
-  images = jnp.asarray(data.prepare_images(test_images, protocol))
+def test_preprocess_range_dtype_determinism_jit(images_u8, protocol):
+  images = jnp.asarray(data.prepare_images(images_u8, protocol))
   fn = jax.jit(data.preprocess, static_argnames=("protocol", "gamma"))
   key = jax.random.key(0)
   fn(key, images, protocol)  # compile, then check that no host transfer happens
@@ -146,38 +159,38 @@ def test_preprocess_range_dtype_determinism_jit(test_images, protocol):
   assert (protocol in ("dequantized", "binarized_dynamic")) == bool(jnp.any(x != other))
 
 
-def test_dequantized_values(test_images):
-  x = np.asarray(data.preprocess(jax.random.key(3), test_images, "dequantized"))
-  np.testing.assert_array_equal(np.floor(256 * x), test_images)
-  assert abs((256 * x - test_images).mean() - 0.5) < 0.01  # u ~ U[0, 1)
+def test_dequantized_values(images_u8):
+  x = np.asarray(data.preprocess(jax.random.key(3), images_u8, "dequantized"))
+  np.testing.assert_array_equal(np.floor(256 * x), images_u8)
+  assert abs((256 * x - images_u8).mean() - 0.5) < 0.01  # u ~ U[0, 1)
 
 
-def test_binarized_dynamic_is_bernoulli(test_images):
-  x = np.asarray(data.preprocess(jax.random.key(0), test_images, "binarized_dynamic"))
+def test_binarized_dynamic_is_bernoulli(images_u8):
+  x = np.asarray(data.preprocess(jax.random.key(0), images_u8, "binarized_dynamic"))
   assert set(np.unique(x)) == {0.0, 1.0}
-  assert np.all(x[test_images == 0] == 0) and np.all(x[test_images == 255] == 1)
-  assert abs(x.mean() - test_images.mean() / 255) < 0.005
+  assert np.all(x[images_u8 == 0] == 0) and np.all(x[images_u8 == 255] == 1)
+  assert abs(x.mean() - images_u8.mean() / 255) < 0.005
 
 
-def test_binarized_static_fixed(test_images):
-  prepared = data.prepare_images(test_images, "binarized_static", seed=0)
+def test_binarized_static_fixed(images_u8):
+  prepared = data.prepare_images(images_u8, "binarized_static", seed=0)
   assert prepared.dtype == np.uint8 and set(np.unique(prepared)) == {0, 255}
-  again = functools.partial(data.prepare_images, test_images, "binarized_static")
+  again = functools.partial(data.prepare_images, images_u8, "binarized_static")
   np.testing.assert_array_equal(prepared, again(seed=0))
   assert np.any(prepared != again(seed=1))
-  assert abs(prepared.mean() - test_images.mean()) < 0.005 * 255
+  assert abs(prepared.mean() - images_u8.mean()) < 0.005 * 255
   x = np.asarray(data.preprocess(jax.random.key(0), prepared, "binarized_static"))
   np.testing.assert_array_equal(x, prepared / 255)  # exactly {0., 1.}
   as_float = data.preprocess(jax.random.key(1), jnp.asarray(x), "binarized_static")
   np.testing.assert_array_equal(as_float, x)
   for protocol in set(data.PROTOCOLS) - {"binarized_static"}:
-    assert data.prepare_images(test_images, protocol) is test_images
+    assert data.prepare_images(images_u8, protocol) is images_u8
 
 
 @pytest.mark.parametrize("gamma", [-0.5, -0.25, 0.0, 0.25, 0.5])
-def test_warped_formula(test_images, gamma):
-  x = np.asarray(data.preprocess(jax.random.key(0), test_images, "warped", gamma=gamma))
-  p = test_images / 255.0
+def test_warped_formula(images_u8, gamma):
+  x = np.asarray(data.preprocess(jax.random.key(0), images_u8, "warped", gamma=gamma))
+  p = images_u8 / 255.0
   if gamma == -0.5:
     expected = (p >= 0.5).astype(float)
   elif gamma < 0:
@@ -187,34 +200,35 @@ def test_warped_formula(test_images, gamma):
   np.testing.assert_allclose(x, expected, atol=1e-6)
 
 
-def test_dequantized_test_set(test_images):
-  a = data.dequantized_test_set(test_images)
-  assert a.dtype == np.float32 and a.shape == test_images.shape
-  np.testing.assert_array_equal(a, data.dequantized_test_set(test_images, seed=0))
-  assert np.any(a != data.dequantized_test_set(test_images, seed=1))
-  np.testing.assert_array_equal(np.floor(256 * a), test_images)
+def test_dequantized_test_set(images_u8):
+  a = data.dequantized_test_set(images_u8)
+  assert a.dtype == np.float32 and a.shape == images_u8.shape
+  np.testing.assert_array_equal(a, data.dequantized_test_set(images_u8, seed=0))
+  assert np.any(a != data.dequantized_test_set(images_u8, seed=1))
+  np.testing.assert_array_equal(np.floor(256 * a), images_u8)
 
 
-def test_bad_inputs(test_images):
+def test_bad_inputs(images_u8):
   key = jax.random.key(0)
   with pytest.raises(ValueError, match="'valid'.*'train', 'test'"):
     data.load_mnist("valid")
   with pytest.raises(ValueError, match="'web'.*'auto', 'idx', 'tfds'"):
     data.load_mnist("train", source="web")
   with pytest.raises(ValueError, match="'noisy'.*" + ".*".join(data.PROTOCOLS)):
-    data.preprocess(key, test_images, "noisy")
+    data.preprocess(key, images_u8, "noisy")
   with pytest.raises(ValueError, match="'noisy'"):
-    data.prepare_images(test_images, "noisy")
+    data.prepare_images(images_u8, "noisy")
   with pytest.raises(ValueError, match="float32"):
-    data.prepare_images(test_images.astype(np.float32), "continuous")
+    data.prepare_images(images_u8.astype(np.float32), "continuous")
   for gamma in (-0.6, 0.75):
     with pytest.raises(ValueError, match=f"gamma={gamma}"):
-      data.preprocess(key, test_images, "warped", gamma=gamma)
+      data.preprocess(key, images_u8, "warped", gamma=gamma)
 
 
 # ------------------------------------------------------------------------------- TFDS builder
 
 
+@pytest.mark.e2e
 def test_tfds_roundtrip_from_local_files(mnist_dir, monkeypatch, tmp_path):
   import tensorflow_datasets as tfds
 
@@ -228,17 +242,18 @@ def test_tfds_roundtrip_from_local_files(mnist_dir, monkeypatch, tmp_path):
   assert "tensorflow" not in sys.modules
 
 
+@pytest.mark.e2e
 def test_tfds_download_path(mnist_dir, tmp_path):
   """The dl_manager download branch, served from a local HTTP server (no internet needed)."""
-  from vae import mnist_tfds
+  from vae.data import tfds_builder
 
   handler = functools.partial(_QuietHandler, directory=mnist_dir)
   with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
-    mnist_tfds.MnistIdx(url=url, data_dir=str(tmp_path)).download_and_prepare()
+    tfds_builder.MnistIdx(url=url, data_dir=str(tmp_path)).download_and_prepare()
     server.shutdown()
-  images, labels = mnist_tfds.load_split("test", tfds_data_dir=str(tmp_path))
+  images, labels = tfds_builder.load_split("test", tfds_data_dir=str(tmp_path))
   np.testing.assert_array_equal(images, data.load_mnist("test", source="idx")[0])
   np.testing.assert_array_equal(labels, data.load_mnist("test", source="idx")[1])
 

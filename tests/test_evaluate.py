@@ -1,4 +1,5 @@
-"""Evaluation: known answers for each measure, and end-to-end runs on tiny trained models."""
+"""Evaluation: known answers for each measure (unit), and end-to-end runs on tiny trained models
+(``e2e``: they train on real MNIST subsets)."""
 
 import json
 import os
@@ -13,13 +14,15 @@ import pytest
 import likelihoods
 import vae
 from tests.helpers import run, tiny_config
-from vae import evaluate, metrics, objective
+from vae import evaluation, objective
+from vae.evaluation import discretized, evaluator, latents, scores
+from vae.evaluation.intensity import intensity_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_eval_config():
-  c = evaluate.default_config()
+  c = evaluation.default_config()
   c.num_importance_samples, c.chunk, c.batch_size = 20, 10, 100
   c.test_size, c.knn_train_size = 200, 1000
   c.sample_quality, c.num_generated = False, 200
@@ -38,19 +41,20 @@ def trained(tmp_path_factory):
 # ------------------------------------------------------------------------ known answers
 
 
+@pytest.mark.e2e
 def test_iw_bound_with_one_sample_equals_the_elbo_estimate(trained):
   r = vae.load(trained)
   x = jnp.asarray(np.random.default_rng(0).uniform(size=(100, 28, 28)), jnp.float32)
   key = jax.random.PRNGKey(3)
-  out = r.pieces(x, key, 1, score=metrics.own_density, target=x)
+  out = r.pieces(x, key, 1, score=scores.own_density, target=x)
   np.testing.assert_allclose(objective.iwae_bound(out), objective.mc_elbo(out), rtol=1e-6)
   # The chunked estimator with K = 1 draws z with key -> fold_in(batch 0) -> split(1)[0].
   k = jax.random.split(jax.random.fold_in(key, 0), 1)[0]
-  expected = objective.mc_elbo(r.pieces(x, k, 1, score=metrics.own_density, target=x))
-  got = r.log_likelihood(x, key, 1, score=metrics.own_density, target=x, chunk=1)
+  expected = objective.mc_elbo(r.pieces(x, k, 1, score=scores.own_density, target=x))
+  got = r.log_likelihood(x, key, 1, score=scores.own_density, target=x, chunk=1)
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
   # More samples tighten the bound (on average over images).
-  k50 = r.log_likelihood(x, key, 50, score=metrics.own_density, target=x, chunk=10)
+  k50 = r.log_likelihood(x, key, 50, score=scores.own_density, target=x, chunk=10)
   assert k50.mean() > got.mean()
 
 
@@ -72,14 +76,14 @@ def test_iw_bound_is_the_log_mean_of_the_weights():
 )
 def test_discretized_probabilities_sum_to_one(dist):
   levels = jnp.arange(256.0)[:, None]
-  probs = np.exp(np.asarray(metrics.discretized_log_probs(dist, levels), np.float64))
+  probs = np.exp(np.asarray(discretized.discretized_log_probs(dist, levels), np.float64))
   np.testing.assert_allclose(probs.sum(0), 1.0, atol=2e-5)
   assert (probs >= 0).all()
 
 
 def test_discretized_gaussian_folds_its_tails_into_the_edge_bins():
   dist = likelihoods.Normal(jnp.array([-0.5, 1.5]), jnp.array([0.05, 0.05]))
-  lp = metrics.discretized_log_probs(dist, jnp.array([[0.0, 255.0]]))
+  lp = discretized.discretized_log_probs(dist, jnp.array([[0.0, 255.0]]))
   np.testing.assert_allclose(lp, 0.0, atol=1e-6)
 
 
@@ -94,7 +98,7 @@ def test_knn_on_a_separable_toy_set():
   test_y = rng.integers(0, 3, 100)
   train = centers[train_y] + rng.normal(size=(300, 3))
   test = centers[test_y] + rng.normal(size=(100, 3))
-  assert metrics.knn_accuracy(train, train_y, test, test_y, k=15) == 1.0
+  assert latents.knn_accuracy(train, train_y, test, test_y, k=15) == 1.0
 
 
 def test_knn_matches_brute_force():
@@ -104,23 +108,23 @@ def test_knn_matches_brute_force():
   d = ((queries[:, None] - train[None]) ** 2).sum(-1)
   nearest = labels[np.argsort(d, 1)[:, :15]]
   expected = [np.bincount(row, minlength=10).argmax() for row in nearest]
-  np.testing.assert_array_equal(metrics.knn_predict(train, labels, queries, k=15), expected)
+  np.testing.assert_array_equal(latents.knn_predict(train, labels, queries, k=15), expected)
   with pytest.raises(ValueError, match="k=500"):
-    metrics.knn_predict(train, labels, queries, k=500)
+    latents.knn_predict(train, labels, queries, k=500)
 
 
 def test_active_units_counts_the_dimensions_that_vary():
   rng = np.random.default_rng(0)
   means = np.concatenate([rng.normal(size=(1000, 3)), 0.01 * rng.normal(size=(1000, 5))], 1)
-  assert metrics.active_units(means) == 3
+  assert latents.active_units(means) == 3
 
 
 def test_intensity_report_known_cases():
   x = np.random.default_rng(0).uniform(size=(20, 28, 28))
-  same = metrics.intensity_report(x, x)
+  same = intensity_report(x, x)
   assert same["mse"]["mean"] == 0 and same["shift_toward_half"]["mean"] == 0
   assert same["sharpness_ratio"]["mean"] == pytest.approx(1.0)
-  grey = metrics.intensity_report(x, np.full_like(x, 0.5))
+  grey = intensity_report(x, np.full_like(x, 0.5))
   assert grey["shift_toward_half"]["mean"] == pytest.approx(np.abs(x - 0.5).mean())
   assert grey["sharpness_ratio"]["mean"] == 0
   errs = grey["error_by_intensity"]["mean_signed_error"]
@@ -130,12 +134,13 @@ def test_intensity_report_known_cases():
 # ----------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.e2e
 def test_end_to_end_evaluation_of_a_tiny_run(trained, monkeypatch):
   ckpt_dir = os.path.join(trained, "checkpoints")
   before = {p: os.path.getmtime(os.path.join(ckpt_dir, p)) for p in os.listdir(ckpt_dir)}
-  result = evaluate.evaluate_workdir(trained, None, tiny_eval_config())
+  result = evaluation.evaluate_workdir(trained, None, tiny_eval_config())
   assert result["epoch"] == 2 and len(result["per_seed"]) == 2
-  head = evaluate.headline(result)
+  head = evaluation.headline(result)
   for name in (
     "elbo",
     "iw_log_likelihood",
@@ -154,48 +159,51 @@ def test_end_to_end_evaluation_of_a_tiny_run(trained, monkeypatch):
   assert seed0["iw_log_likelihood"]["mean"] >= seed0["elbo"]["mean"] - 1.0
   assert head["common_bits_per_dim"]["mean"] == pytest.approx(
     np.mean(
-      [objective.bits_per_dim(s["common"]["log_likelihood"]["mean"]) for s in result["per_seed"]]
+      [objective.bits_per_dim(s["common/log_likelihood"]["mean"]) for s in result["per_seed"]]
     ),
     rel=1e-6,
   )
+  assert set(seed0["timings_seconds"]) == set(evaluator.DEFAULT_MEASURES)
   for name in ("eval.json", "reconstructions.png", "samples.png", "intensity.png"):
     assert os.path.exists(os.path.join(trained, "eval", "epoch_0002", name)), name
   assert json.load(open(os.path.join(trained, "eval.json")))["epoch"] == 2
   assert {p: os.path.getmtime(os.path.join(ckpt_dir, p)) for p in os.listdir(ckpt_dir)} == before
   # The same settings again: the stored result, not a recomputation.
-  again = evaluate.evaluate_workdir(trained, None, tiny_eval_config())
+  again = evaluation.evaluate_workdir(trained, None, tiny_eval_config())
   assert again["seconds"] == result["seconds"]
   # Other settings: a new evaluation; the old one is kept under a time-stamped name.
   other = tiny_eval_config()
   other.num_importance_samples = 10
-  evaluate.evaluate_workdir(trained, None, other)
+  evaluation.evaluate_workdir(trained, None, other)
   kept = [
     f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002")) if f.startswith("eval.json.")
   ]
   assert len(kept) == 1
   # An evaluation by other measures (an older MEASURES_VERSION) is redone, within the same
   # second too, and again nothing is overwritten.
-  monkeypatch.setattr(evaluate, "MEASURES_VERSION", evaluate.MEASURES_VERSION + 1)
-  redone = evaluate.evaluate_workdir(trained, None, other)
-  assert redone["measures_version"] == evaluate.MEASURES_VERSION
+  monkeypatch.setattr(evaluator, "MEASURES_VERSION", evaluator.MEASURES_VERSION + 1)
+  redone = evaluation.evaluate_workdir(trained, None, other)
+  assert redone["measures_version"] == evaluator.MEASURES_VERSION
   kept = [
     f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002")) if f.startswith("eval.json.")
   ]
   assert len(kept) == 2
-  assert evaluate.evaluate_workdir(trained, None, other)["seconds"] == redone["seconds"]
+  assert evaluation.evaluate_workdir(trained, None, other)["seconds"] == redone["seconds"]
 
 
+@pytest.mark.e2e
 def test_bernoulli_run_reports_the_cb_protocol_and_no_discretized_measure(tmp_path):
   c = tiny_config("bernoulli")
   c.num_epochs = 1
   run(c, tmp_path)
-  seed0 = evaluate.evaluate_workdir(str(tmp_path), None, tiny_eval_config())["per_seed"][0]
-  assert "not a density" in seed0["bernoulli_cross_entropy"]["note"]
-  assert "inverse-mean" in seed0["common"]["measure"]
-  assert np.isfinite(seed0["bernoulli_as_cb"]["mean"])
-  assert "not applicable" in seed0["discretized"]["note"]
+  seed0 = evaluation.evaluate_workdir(str(tmp_path), None, tiny_eval_config())["per_seed"][0]
+  assert "not a density" in seed0["cross_entropy/measure"]
+  assert "inverse-mean" in seed0["common/measure"]
+  assert np.isfinite(seed0["readings/cb_lambda/log_likelihood"]["mean"])
+  assert "no continuous cdf" in seed0["discretized/not_applicable"]
 
 
+@pytest.mark.e2e
 def test_checkpoint_from_eight_devices_restores_and_evaluates_on_one(tmp_path):
   env = {
     **os.environ,
@@ -224,10 +232,11 @@ def test_checkpoint_from_eight_devices_restores_and_evaluates_on_one(tmp_path):
   assert r.epoch == 1
   x = jnp.full((4, 28, 28), 0.3)
   assert r.reconstruct(x).mean().shape == (4, 28, 28)
-  result = evaluate.evaluate_workdir(str(tmp_path), None, tiny_eval_config())
-  assert np.isfinite(evaluate.headline(result)["common_bits_per_dim"]["mean"])
+  result = evaluation.evaluate_workdir(str(tmp_path), None, tiny_eval_config())
+  assert np.isfinite(evaluation.headline(result)["common_bits_per_dim"]["mean"])
 
 
+@pytest.mark.e2e
 def test_load_api_and_bad_inputs(trained):
   r = vae.load(trained, seed=1)
   assert r.seed == 1 and r.config.likelihood == "gaussian"

@@ -24,6 +24,8 @@ import likelihoods
 from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES
 from vae import data as vae_data
 
+pytestmark = pytest.mark.e2e  # reads the real MNIST pixels
+
 KEY = jax.random.key(0, impl="rbg")
 BATCH = 8
 

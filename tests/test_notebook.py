@@ -3,10 +3,13 @@
 import os
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "experiments", "colab.ipynb")
+
+pytestmark = pytest.mark.e2e
 
 
 def test_notebook_runs_with_eight_devices(tmp_path, monkeypatch):

@@ -1,10 +1,10 @@
-"""Tests for vae.sample_quality: Frechet distance and inception score against closed forms."""
+"""Tests for vae.evaluation.sample_quality: Frechet distance and inception score against closed forms."""
 
 import numpy as np
 import pytest
 from scipy import linalg
 
-from vae import sample_quality as sq
+from vae.evaluation import sample_quality as sq
 
 
 def _random_spd(rng, d, rank=None):

@@ -18,7 +18,7 @@ import scipy.special
 
 import likelihoods
 from likelihoods.special import log_betainc
-from vae import metrics
+from vae.evaluation import discretized
 
 mpmath.mp.dps = 50
 
@@ -127,7 +127,9 @@ def test_continuous_bernoulli_log_cdf_deep_tails(dtype):
 )
 def test_discretized_beta_bins_deep_in_the_tails(a, b, k):
   got = float(
-    metrics.discretized_log_probs(likelihoods.Beta(jnp.float32(a), jnp.float32(b)), jnp.float32(k))
+    discretized.discretized_log_probs(
+      likelihoods.Beta(jnp.float32(a), jnp.float32(b)), jnp.float32(k)
+    )
   )
   ref = _mp_log_bin_beta(np.float32(a), np.float32(b), k)
   assert got == pytest.approx(ref, rel=2e-6, abs=2e-4), (got, ref)
@@ -139,7 +141,7 @@ def test_discretized_beta_bins_deep_in_the_tails(a, b, k):
 def test_discretized_gaussian_against_scipy_float64(loc, scale):
   k = np.arange(256.0)
   got = np.asarray(
-    metrics.discretized_log_probs(
+    discretized.discretized_log_probs(
       likelihoods.Normal(jnp.float32(loc), jnp.float32(scale)), jnp.asarray(k)
     ),
     np.float64,
@@ -164,7 +166,9 @@ def test_discretized_continuous_bernoulli_deep_tail():
   # eta = -200: lambda ~ e^-200, mass piles at 0; pixel 255's bin has mass ~ e^-199.2.
   eta, k = -200.0, 255
   got = float(
-    metrics.discretized_log_probs(likelihoods.ContinuousBernoulli(jnp.float32(eta)), jnp.float32(k))
+    discretized.discretized_log_probs(
+      likelihoods.ContinuousBernoulli(jnp.float32(eta)), jnp.float32(k)
+    )
   )
   with mpmath.workdps(200):
     e = mpmath.mpf(eta)

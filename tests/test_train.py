@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 from tests.helpers import final_arrays, metrics_without_timing, run, tiny_config
-from vae import checkpoints as ckpt
-from vae import steps
+from vae import training
+from vae import workdir as wd
+from vae.training import programs
+
+pytestmark = pytest.mark.e2e  # trains on real MNIST subsets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,7 +44,7 @@ def test_one_epoch_per_likelihood(tmp_path, name, options):
   assert os.path.exists(tmp_path / "images" / "epoch_0001.png")
   assert json.load(open(tmp_path / "config.json"))["likelihood"] == name
   assert any(f.startswith("events") for f in os.listdir(tmp_path / "tensorboard"))
-  assert ckpt.manager(str(tmp_path), read_only=True).latest_step() == 1
+  assert wd.manager(str(tmp_path), read_only=True).latest_step() == 1
 
 
 def test_training_improves_the_elbo(tmp_path):
@@ -75,7 +78,7 @@ def test_rerun_of_a_finished_run_changes_nothing(tmp_path):
   assert result.epoch == 2
   for a, b in zip(before, final_arrays(tmp_path)):
     np.testing.assert_array_equal(a, b)
-  assert len(ckpt.read_metrics(tmp_path)) == 2
+  assert len(wd.read_metrics(tmp_path)) == 2
 
 
 def test_resume_with_a_different_model_is_refused(tmp_path):
@@ -83,13 +86,13 @@ def test_resume_with_a_different_model_is_refused(tmp_path):
   c.num_epochs = 1
   run(c, tmp_path)
   c.model.latent_dim = 8
-  with pytest.raises(ckpt.ConfigMismatchError, match="model.latent_dim"):
+  with pytest.raises(wd.ConfigMismatchError, match="model.latent_dim"):
     run(c, tmp_path)
   c.model.latent_dim = 4
   c.likelihood = "beta"
-  with pytest.raises(ckpt.ConfigMismatchError, match="likelihood"):
+  with pytest.raises(wd.ConfigMismatchError, match="likelihood"):
     run(c, tmp_path)
-  assert ckpt.load_config(str(tmp_path)).likelihood == "bernoulli"
+  assert wd.load_config(str(tmp_path)).likelihood == "bernoulli"
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -97,7 +100,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
   c.num_epochs = 1
   run(c, tmp_path)
   good = final_arrays(tmp_path)
-  real = steps.make_train_epoch
+  real = programs.make_train_epoch
 
   def poisoned(*args, **kwargs):
     fn = real(*args, **kwargs)
@@ -108,11 +111,11 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
 
     return jax.jit(epoch, donate_argnums=0)
 
-  monkeypatch.setattr(steps, "make_train_epoch", poisoned)
+  monkeypatch.setattr(programs, "make_train_epoch", poisoned)
   c.num_epochs = 3
-  with pytest.raises(steps.NonFiniteLossError, match="epoch 2.*last good checkpoint is epoch 1"):
+  with pytest.raises(training.NonFiniteLossError, match="epoch 2.*last good checkpoint is epoch 1"):
     run(c, tmp_path)
-  assert ckpt.manager(str(tmp_path), read_only=True).all_steps() == [1]
+  assert wd.manager(str(tmp_path), read_only=True).all_steps() == [1]
   for a, b in zip(good, final_arrays(tmp_path)):
     np.testing.assert_array_equal(a, b)
 
@@ -178,7 +181,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, sig):
     stdout=subprocess.PIPE,
     stderr=subprocess.STDOUT,
   )
-  metrics = tmp_path / "cut" / ckpt.METRICS_FILE
+  metrics = tmp_path / "cut" / wd.METRICS_FILE
   deadline = time.time() + 120
   while not (metrics.exists() and metrics.read_text().strip()) and time.time() < deadline:
     time.sleep(0.05)
@@ -187,7 +190,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, sig):
   if sig == signal.SIGTERM:
     assert proc.returncode == 0, out
     assert "interrupted (SIGTERM)" in out
-    assert ckpt.manager(str(tmp_path / "cut"), read_only=True).latest_step() < 4
+    assert wd.manager(str(tmp_path / "cut"), read_only=True).latest_step() < 4
   subprocess.run(
     _train_cmd(tmp_path / "cut", *args), cwd=ROOT, env=env, check=True, capture_output=True
   )
@@ -209,3 +212,21 @@ def test_bad_config_values_are_named(tmp_path):
   c.optimizer.name = "adamm"
   with pytest.raises(ValueError, match="adamm"):
     run(c, tmp_path / "c")
+
+
+def test_a_workdir_of_the_previous_version_loads_and_resumes(tmp_path):
+  """config.json files written before the KL weight was renamed (``beta``) still work."""
+  import vae
+
+  c = tiny_config("gaussian", sigma="optimal")
+  c.num_epochs, c.kl_weight = 1, 0.5
+  run(c, tmp_path)
+  path = tmp_path / wd.CONFIG_FILE
+  old = json.loads(path.read_text())
+  old["beta"] = old.pop("kl_weight")
+  path.write_text(json.dumps(old))
+  loaded = vae.load(str(tmp_path))
+  assert loaded.config.kl_weight == 0.5 and loaded.epoch == 1
+  c.num_epochs = 2
+  assert run(c, tmp_path).epoch == 2
+  assert json.loads(path.read_text())["kl_weight"] == 0.5

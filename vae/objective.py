@@ -6,7 +6,7 @@ ELBO, with the analytic KL (the estimator used for training and reporting):
 .. math::  \mathcal L(x) = \mathbb E_{q(z|x)} \log p(x|z) - \mathrm{KL}(q(z|x)\,\|\,p(z)),
 
 estimated with K reparameterized samples as the mean over k of log p(x|z_k), minus the KL. The
-beta-VAE objective weighs the KL by ``beta`` (beta = 1 is the ELBO).
+beta-VAE objective weighs the KL by ``kl_weight`` (the beta of beta-VAE; 1 is the ELBO).
 
 Importance-weighted bound (Burda et al. 2016), with :math:`w_k = p(x|z_k)p(z_k)/q(z_k|x)`:
 
@@ -32,9 +32,9 @@ import jax.numpy as jnp
 NUM_PIXELS = 784
 
 
-def elbo(out: dict, beta: float = 1.0) -> jax.Array:
-  """Per-example (beta-)ELBO with the analytic KL: mean_k log p(x|z_k) - beta KL. Shape [B]."""
-  return jnp.mean(out["log_px_z"], axis=0) - beta * out["kl"]
+def elbo(out: dict, kl_weight: float = 1.0) -> jax.Array:
+  """Per-example (beta-)ELBO with the analytic KL: mean_k log p(x|z_k) - kl_weight KL. Shape [B]."""
+  return jnp.mean(out["log_px_z"], axis=0) - kl_weight * out["kl"]
 
 
 def mc_elbo(out: dict) -> jax.Array:
@@ -58,7 +58,9 @@ def bits_per_dim(log_likelihood: jax.Array, num_dims: int = NUM_PIXELS) -> jax.A
   return (-log_likelihood + num_dims * math.log(256.0)) / (num_dims * math.log(2.0))
 
 
-def training_loss(out: dict, *, beta: float = 1.0, importance_weighted: bool = False) -> jax.Array:
+def training_loss(
+  out: dict, *, kl_weight: float = 1.0, importance_weighted: bool = False
+) -> jax.Array:
   """Mean over the batch of the negative objective the config trains on."""
-  bound = iwae_bound(out) if importance_weighted else elbo(out, beta)
+  bound = iwae_bound(out) if importance_weighted else elbo(out, kl_weight)
   return -jnp.mean(bound)

@@ -12,6 +12,4 @@ from experiments.configs import default
 
 
 def get_config():
-  c = default.get_config()
-  c.likelihood = "bernoulli"
-  return c
+  return default.for_decoder("bernoulli")

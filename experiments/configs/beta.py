@@ -11,7 +11,4 @@ from experiments.configs import default
 
 
 def get_config():
-  c = default.get_config()
-  c.likelihood = "beta"
-  c.likelihood_options = {"concentration_floor": 1e-3, "pixel_eps": 1e-4}
-  return c
+  return default.for_decoder("beta", concentration_floor=1e-3, pixel_eps=1e-4)

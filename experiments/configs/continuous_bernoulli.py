@@ -15,6 +15,4 @@ from experiments.configs import default
 
 
 def get_config():
-  c = default.get_config()
-  c.likelihood = "continuous_bernoulli"
-  return c
+  return default.for_decoder("continuous_bernoulli")

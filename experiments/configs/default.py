@@ -12,10 +12,12 @@ Their batch size is not stated; we use 128 (the PyTorch example's).
 
 import ml_collections
 
+from likelihoods import decoders
+
 
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.likelihood = "bernoulli"  # likelihoods.available()
+  c.likelihood = "bernoulli"  # likelihoods.available(); for_decoder() sets it by decoder name
   c.likelihood_options = ml_collections.ConfigDict()  # e.g. {"sigma": "optimal"} for gaussian
 
   c.model = ml_collections.ConfigDict()
@@ -45,7 +47,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   c.batch_size = 128
   c.num_epochs = 10
-  c.beta = 1.0  # KL weight; 1 is the ELBO
+  c.kl_weight = 1.0  # weight of the KL term (beta-VAE's beta); 1 is the ELBO
   c.num_importance_samples = 1  # > 1 trains the importance-weighted bound (IWAE)
   c.seed = 0
   c.num_seeds = 1  # independent seeds trained together (vmapped)
@@ -56,4 +58,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.eval_every_epochs = 1
   c.image_every_epochs = 1
   c.progress_bar = True
+  return c
+
+
+def for_decoder(name: str, **extra_options) -> ml_collections.ConfigDict:
+  """``get_config()`` with the likelihood of decoder ``name`` (``likelihoods.decoders``)."""
+  d = decoders.get(name)
+  c = get_config()
+  c.likelihood = d.likelihood
+  c.likelihood_options = ml_collections.ConfigDict({**d.options, **extra_options})
   return c

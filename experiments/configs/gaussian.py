@@ -18,15 +18,12 @@ learning rate 1e-4; we keep 1e-3 for every decoder so that budgets match (overri
 """
 
 from experiments.configs import default
-
-VARIANTS = ("fixed", "shared", "per_pixel", "decoder", "optimal")
+from likelihoods.gaussian import SIGMA_MODES
 
 
 def get_config(variant: str = "shared"):
+  """The decoder ``gaussian_<variant>`` of the decoder table, variant in ``SIGMA_MODES``."""
   variant = variant or "shared"
-  if variant not in VARIANTS:
-    raise ValueError(f"gaussian config variant {variant!r} is not one of {VARIANTS}")
-  c = default.get_config()
-  c.likelihood = "gaussian"
-  c.likelihood_options = {"sigma": variant, "mean": "sigmoid"}
-  return c
+  if variant not in SIGMA_MODES:
+    raise ValueError(f"gaussian config variant {variant!r} is not one of {SIGMA_MODES}")
+  return default.for_decoder(f"gaussian_{variant}", mean="sigmoid")

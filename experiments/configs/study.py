@@ -24,8 +24,9 @@ Variants (``study.py:<variant>``):
 import ml_collections
 
 from experiments.configs import default
-from vae import evaluate
+from vae import evaluation
 
+# Names from the decoder table (likelihoods.decoders); gaussian_decoder is left out of the study.
 ALL_DECODERS = (
   "bernoulli",
   "continuous_bernoulli",
@@ -47,7 +48,7 @@ def get_config(variant: str = "cpu"):
   c.decoders = ALL_DECODERS
   c.train = default.get_config()
   c.train.progress_bar = False
-  c.eval = evaluate.default_config()
+  c.eval = evaluation.default_config()
   globals()[f"_{variant}"](c)
   return c
 

@@ -12,19 +12,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vae import images  # noqa: E402
+from vae.evaluation.intensity import intensity_report  # noqa: E402
 
 NUM_SHOWN = 32
 
 
-def eval_figures(out_dir: str, run, arrays: dict, result: dict) -> None:
-  """reconstructions.png, samples.png and intensity.png for one evaluated seed."""
-  x = arrays["x"][:NUM_SHOWN]
+def eval_figures(out_dir: str, ctx) -> None:
+  """reconstructions.png, samples.png and intensity.png for the seed of a ``measures.Context``."""
+  run = ctx.run
+  x = np.asarray(ctx.x[:NUM_SHOWN])
   name = run.model.likelihood.display_name
-  panels = {"data": x, "reconstruction mean": arrays["recon_mean"][:NUM_SHOWN]}
+  panels = {"data": x, "reconstruction mean": ctx.recon_mean[:NUM_SHOWN]}
   if name != "mean":
-    panels[f"reconstruction {name}"] = arrays["recon_display"][:NUM_SHOWN]
+    panels[f"reconstruction {name}"] = ctx.recon_display[:NUM_SHOWN]
   images.save_panels(os.path.join(out_dir, "reconstructions.png"), panels)
-  gen = arrays.get("generated")
+  gen = ctx.generated
   if gen is None:
     key = jax.random.PRNGKey(0)
     gen = {
@@ -36,7 +38,7 @@ def eval_figures(out_dir: str, run, arrays: dict, result: dict) -> None:
     {"sample mean": gen["means"][:NUM_SHOWN], "sample": gen["draws"][:NUM_SHOWN]},
   )
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-  intensity_axes(axes, {run.config.likelihood: result["intensity"]["mean"]})
+  intensity_axes(axes, {run.config.likelihood: intensity_report(ctx.x, ctx.recon_mean)})
   fig.tight_layout()
   fig.savefig(os.path.join(out_dir, "intensity.png"), dpi=110)
   plt.close(fig)

@@ -1,7 +1,7 @@
 r"""Sample-quality scores from a classifier: inception score and Frechet distance (numpy, float64).
 
 Both were defined with the ImageNet Inception network; on MNIST the features come from our own
-classifier (``vae.classifier``), as the continuous-Bernoulli paper does for its "inception score"
+classifier (``vae.evaluation.classifier``), as the continuous-Bernoulli paper does for its "inception score"
 (reference-protocols.md).  Numbers are therefore comparable within this project only.
 
 * Inception score (Salimans et al. 2016, "Improved techniques for training GANs"):

@@ -8,8 +8,9 @@
     images = run.sample(jax.random.PRNGKey(0), 64)            # decoder means at z ~ p(z)
     ll = run.log_likelihood(x, jax.random.PRNGKey(1), num_samples=1000)  # IW estimate, nats
 
-Checkpoints restore on whatever devices are present (a checkpoint written on a TPU or under 8
-devices restores on one CPU): arrays are placed replicated on the current devices.
+Only the model's variables are read from the checkpoint (the optimizer state is not), placed
+replicated on whatever devices are present: a checkpoint written on a TPU or under 8 devices
+restores on one CPU.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import functools
 import jax
 import ml_collections
 
-from vae import checkpoints as ckpt
-from vae import objective, steps
+from vae import objective
+from vae import workdir as wd
+from vae.evaluation import importance
 from vae.model import VAE, build_model
+from vae.training.mesh import make_mesh, replicated
+from vae.training.state import variables_shape
 
 
 @dataclasses.dataclass
@@ -35,11 +39,15 @@ class Run:
   epoch: int
   seed: int
   workdir: str
-  states: steps.TrainState  # all seeds (leading axis), as restored
+  all_variables: dict  # {"params": ..., "stats": ...} of all seeds (leading axis), as restored
+
+  @property
+  def num_seeds(self) -> int:
+    return jax.tree.leaves(self.all_variables["params"])[0].shape[0]
 
   def with_seed(self, seed: int) -> "Run":
     """The same run, another of its vmapped seeds (0 .. num_seeds - 1)."""
-    return dataclasses.replace(self, seed=seed, variables=_seed_variables(self.states, seed))
+    return dataclasses.replace(self, seed=seed, variables=_seed_variables(self.all_variables, seed))
 
   def encode(self, x):
     """(mean, std) of q(z | x)."""
@@ -78,13 +86,12 @@ class Run:
     target=None,
     chunk: int = 100,
     batch_size: int = 100,
+    progress=None,
   ):
     """Importance-weighted estimate of log p(x) per image (nats), K = num_samples in chunks.
 
-    ``score``/``target``: evaluate another measure (see ``vae.metrics`` scores)."""
-    from vae import metrics
-
-    return metrics.iw_log_likelihood(
+    ``score``/``target``: evaluate another measure (``vae.evaluation.scores``)."""
+    return importance.iw_log_likelihood(
       _compiled(self.model)[3],
       self.variables,
       x,
@@ -94,6 +101,7 @@ class Run:
       target=target,
       chunk=chunk,
       batch_size=batch_size,
+      progress=progress,
     )
 
   def pieces(self, x, key, num_samples: int = 1, *, score=None, target=None):
@@ -126,34 +134,38 @@ def _compiled(model: VAE):
   return encode, decode, display, pieces
 
 
-def _seed_variables(states: steps.TrainState, seed: int) -> dict:
-  num = jax.tree.leaves(states.params)[0].shape[0]
+def _seed_variables(all_variables: dict, seed: int) -> dict:
+  num = jax.tree.leaves(all_variables["params"])[0].shape[0]
   if not 0 <= seed < num:
     raise ValueError(f"seed={seed} is not one of this run's seeds 0..{num - 1}")
   pick = lambda tree: jax.tree.map(lambda a: a[seed], tree)
-  return {"params": pick(states.params), **pick(states.stats)}
+  return {"params": pick(all_variables["params"]), **pick(all_variables["stats"])}
 
 
 def load(workdir: str, step: int | None = None, seed: int = 0) -> Run:
-  """The run in ``workdir`` at epoch ``step`` (default: the latest complete checkpoint)."""
-  config = ckpt.load_config(workdir)
+  """The run in ``workdir`` at epoch ``step`` (default: the latest complete checkpoint).
+
+  Reads the config and the model's variables (parameters and likelihood statistics) of every
+  seed; nothing of the optimizer or the data is needed.
+  """
+  config = wd.load_config(workdir)
   model = build_model(config)
-  mesh = steps.make_mesh()
-  num_train = config.data.train_size or 60000
-  tx = steps.make_optimizer(config, steps.steps_per_epoch(config, num_train))
-  like = jax.eval_shape(lambda: steps.init_states(model, tx, config))
+  sharding = replicated(make_mesh())
   like = jax.tree.map(
-    lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=steps.replicated(mesh)), like
+    lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
+    variables_shape(model, config),
   )
-  mngr = ckpt.manager(workdir, read_only=True)
-  epoch, states = ckpt.restore(mngr, like, step)
-  mngr.close()
+  mngr = wd.manager(workdir, read_only=True)
+  try:
+    epoch, all_variables = wd.restore_subtree(mngr, like, step)
+  finally:
+    mngr.close()
   return Run(
     config=config,
     model=model,
-    variables=_seed_variables(states, seed),
+    variables=_seed_variables(all_variables, seed),
     epoch=epoch,
     seed=seed,
     workdir=workdir,
-    states=states,
+    all_variables=all_variables,
   )

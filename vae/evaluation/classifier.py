@@ -1,4 +1,4 @@
-r"""A small MNIST CNN classifier: the feature extractor of ``vae.sample_quality``.
+r"""A small MNIST CNN classifier: the feature extractor of ``vae.evaluation.sample_quality``.
 
 The continuous-Bernoulli paper scores decoder means and samples with an "inception score" from an
 MNIST-trained classifier (reference-protocols.md); we use this CNN for that score and its 128-d
@@ -43,7 +43,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from vae import batching
 from vae import data as data_lib
+from vae import workdir as wd
 
 #: Bumped whenever the architecture, training recipe or file format changes.
 VERSION = "mnist-cnn-v1"
@@ -259,16 +261,9 @@ def train_classifier(
   info_path = os.path.join(out, INFO_FILE)
   if os.path.exists(info_path):
     os.remove(info_path)
-  _write_atomic(os.path.join(out, PARAMS_FILE), blob)
-  _write_atomic(info_path, info.to_json().encode())
+  wd.write_bytes(os.path.join(out, PARAMS_FILE), blob)
+  wd.write_bytes(info_path, info.to_json().encode())
   return info
-
-
-def _write_atomic(path: str, payload: bytes) -> None:
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "wb") as f:
-    f.write(payload)
-  os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------- loading, inference
@@ -304,12 +299,9 @@ class Classifier:
 
   def logits_and_features(self, x) -> tuple[np.ndarray, np.ndarray]:
     """Both outputs in one pass, ``CHUNK`` images per compiled call (one compilation for any N)."""
-    x = _as_images(x)
-    n = x.shape[0]
-    padded = np.concatenate([x, np.zeros((-n % CHUNK, 28, 28), np.float32)])
-    outs = [_apply(self.params, padded[i : i + CHUNK]) for i in range(0, len(padded), CHUNK)]
-    logits, feats = (np.concatenate([np.asarray(o[k]) for o in outs])[:n] for k in (0, 1))
-    return logits, feats
+    return batching.map_batches(
+      lambda i, xb: _apply(self.params, xb), _as_images(x), batch_size=CHUNK
+    )
 
   def logits(self, x) -> np.ndarray:
     return self.logits_and_features(x)[0]

@@ -3,11 +3,12 @@
     from vae import study
     study.run_study(config, "runs/study_cpu")      # config: experiments/configs/study.py
 
-Layout of the study workdir:
+``config.decoders`` are names from the decoder table (``likelihoods.decoders``). Layout of the
+study workdir:
 
     STUDY/study_config.json   the study's config (a resumed study must match it)
-    STUDY/runs/<decoder>/     one training workdir per decoder (vae.train), with its eval/
-    STUDY/REPORT.md, *.png    the report (vae.report)
+    STUDY/runs/<decoder>/     one training workdir per decoder (vae.training), with its eval/
+    STUDY/REPORT.md, *.png    the report (vae.study.report)
 
 Resumable at every level: a finished run is not retrained (``train_and_evaluate`` resumes or
 returns at once), a finished evaluation is not recomputed (``evaluate_workdir`` reuses an
@@ -16,71 +17,73 @@ evaluation of the same epoch with the same settings), and the report is rebuilt 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 
 import ml_collections
 
-from vae import checkpoints as ckpt
-from vae import evaluate, report, train
+from likelihoods import decoders
+from vae import evaluation
+from vae import workdir as wd
+from vae.study import report
+from vae.training import train_and_evaluate
 
 log = logging.getLogger(__name__)
 
-# Registry of the study's decoders: name -> (likelihood, options).
-DECODERS = {
-  "bernoulli": ("bernoulli", {}),
-  "continuous_bernoulli": ("continuous_bernoulli", {}),
-  "gaussian_fixed": ("gaussian", {"sigma": "fixed"}),  # "MSE": sigma^2 = 1/2
-  "gaussian_shared": ("gaussian", {"sigma": "shared"}),
-  "gaussian_per_pixel": ("gaussian", {"sigma": "per_pixel"}),
-  "gaussian_decoder": ("gaussian", {"sigma": "decoder"}),
-  "gaussian_optimal": ("gaussian", {"sigma": "optimal"}),
-  "beta": ("beta", {}),
-}
+STUDY_CONFIG_FILE = "study_config.json"
 
 
 def run_config(config, decoder: str) -> ml_collections.ConfigDict:
-  """The training config of one decoder of the study."""
-  if decoder not in DECODERS:
-    raise ValueError(
-      f"unknown decoder {decoder!r} in config.decoders; available: {sorted(DECODERS)}"
-    )
+  """The training config of one decoder of the study (``config.train`` with its likelihood)."""
+  try:
+    d = decoders.get(decoder)
+  except ValueError as e:
+    raise ValueError(f"config.decoders: {e}") from None
   c = ml_collections.ConfigDict(config.train.to_dict())
-  c.likelihood, options = DECODERS[decoder]
-  c.likelihood_options = ml_collections.ConfigDict(dict(options))
+  c.likelihood = d.likelihood
+  c.likelihood_options = ml_collections.ConfigDict(dict(d.options))
   return c
+
+
+def _migrate(study: dict) -> dict:
+  return {**study, "train": wd.migrate_config(study.get("train", {}))}
 
 
 def _check_study_config(config, workdir: str) -> None:
   os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, "study_config.json")
-  new = ckpt.config_to_dict(config)
+  path = os.path.join(workdir, STUDY_CONFIG_FILE)
+  new = wd.config_to_dict(config)
   if os.path.exists(path):
-    with open(path) as f:
-      old = json.load(f)
-    if old.get("train") != new.get("train") or old.get("eval") != new.get("eval"):
-      raise ckpt.ConfigMismatchError(
+    old = _migrate(wd.read_json(path))
+    if old.get("train") != new.get("train") or _eval_settings(old) != _eval_settings(new):
+      raise wd.ConfigMismatchError(
         f"study workdir {workdir!r} was made with other train/eval settings (see "
         f"{path}); use a new --workdir, or the same config to resume"
       )
-  with open(path + ".tmp", "w") as f:
-    json.dump(new, f, indent=2, sort_keys=True)
-  os.replace(path + ".tmp", path)
+  wd.write_json(path, new, sort_keys=True)
+
+
+def _eval_settings(study: dict) -> dict:
+  """The eval settings; a config written before ``measures`` existed ran the default ones."""
+  e = dict(study.get("eval", {}))
+  e.setdefault("measures", list(evaluation.evaluator.DEFAULT_MEASURES))
+  e["measures"] = list(e["measures"])
+  return e
 
 
 def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
   """Trains, evaluates and reports; returns the path of REPORT.md."""
   for decoder in config.decoders:
     run_config(config, decoder)  # fail fast on an unknown name, before any training
+  evaluation.evaluator.check_config(config.eval)
   _check_study_config(config, workdir)
   results = {}
   for i, decoder in enumerate(config.decoders):
     run_dir = os.path.join(workdir, "runs", decoder)
     log.info("[%d/%d] %s: training", i + 1, len(config.decoders), decoder)
     t = time.perf_counter()
-    outcome = train.train_and_evaluate(run_config(config, decoder), run_dir)
+    outcome = train_and_evaluate(run_config(config, decoder), run_dir)
     if outcome.interrupted:
       log.warning("study interrupted during %s; run the same command again to resume", decoder)
       return ""
@@ -91,7 +94,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
       decoder,
       time.perf_counter() - t,
     )
-    results[decoder] = evaluate.evaluate_workdir(run_dir, None, config.eval)
+    result = evaluation.evaluate_workdir(run_dir, None, config.eval, relative_to=workdir)
+    results[decoder] = {**result, "workdir": run_dir}  # in memory: a path that opens from here
   path = report.write_report(workdir, config, results)
   log.info("report: %s", path)
   return path

@@ -1,6 +1,6 @@
 """``train_and_evaluate(config, workdir)``: the training loop, callable from a script or a notebook.
 
-Per epoch: one compiled call trains every seed over the whole epoch (``vae.steps``), then the
+Per epoch: one compiled call trains every seed over the whole epoch (``vae.training.programs``), then the
 host does what needs a host, once: checks the loss is finite, evaluates the test set (another
 compiled call), writes metrics (JSON lines + TensorBoard), an image grid and a checkpoint.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import time
 
 import jax
@@ -23,91 +24,70 @@ import numpy as np
 import tqdm
 from tensorboardX import SummaryWriter
 
-from vae import checkpoints as ckpt
-from vae import data as data_lib
-from vae import images as images_lib
-from vae import objective, steps
+from vae import data, images, objective
+from vae import workdir as wd
 from vae.model import build_model
+from vae.training import checks, programs
+from vae.training.mesh import make_mesh, replicate
+from vae.training.optimizer import make_optimizer
+from vae.training.state import TrainState, init_states
 
 log = logging.getLogger(__name__)
 
-TEST_KEY_SEED = 1234  # fixed preprocessing noise of the per-epoch test set (same for all runs)
-SHOW_KEY_SEED = 4321  # fixed latent draws of the per-epoch image grids
+TEST_ELBO_KEY = data.inputs.FIXED_INPUTS_KEY + 1  # latent draws of the per-epoch test ELBO
+SHOW_KEY = 4321  # fixed latent draws of the per-epoch image grids
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The loss became NaN or inf; the last checkpoint on disk is the last good state."""
 
 
 @dataclasses.dataclass
 class TrainResult:
   """What ``train_and_evaluate`` returns: the final state and how the run ended."""
 
-  state: steps.TrainState
+  state: TrainState
   epoch: int
   interrupted: bool
   metrics: list[dict]
 
 
-def load_data(config) -> tuple[np.ndarray, np.ndarray]:
-  """(train images prepared for the protocol, test images uint8) on the host."""
-  d = config.data
-  kwargs = dict(source=d.source, data_dir=d.data_dir or None)
-  train, _ = data_lib.load_mnist("train", **kwargs)
-  test, _ = data_lib.load_mnist("test", **kwargs)
-  for name, size, total in (
-    ("train_size", d.train_size, len(train)),
-    ("test_size", d.test_size, len(test)),
-  ):
-    if not 0 <= size <= total:
-      raise ValueError(f"data.{name}={size} must be in [0, {total}] (0: all)")
-  train = train[: d.train_size or None]
-  test = test[: d.test_size or None]
-  return data_lib.prepare_images(train, d.protocol, seed=0), test
-
-
-def test_inputs(config, test_uint8: np.ndarray, *, static_seed: int = 1) -> jax.Array:
-  """The per-epoch test set: the protocol applied once with a fixed key (identical across runs).
-
-  ``static_seed`` seeds the one fixed binarization of ``binarized_static`` (the training set uses
-  0, so a test image never shares its training counterpart's noise)."""
-  images = data_lib.prepare_images(test_uint8, config.data.protocol, seed=static_seed)
-  return jax.jit(
-    lambda im: data_lib.preprocess(
-      jax.random.PRNGKey(TEST_KEY_SEED), im, config.data.protocol, gamma=config.data.gamma
-    )
-  )(images)
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
   """Trains (or resumes) the run described by ``config`` in ``workdir``; see the module docstring."""
-  mesh = steps.make_mesh()
-  steps.validate(config, mesh.size)
+  mesh = make_mesh()
+  checks.validate(config, mesh.size)
   model = build_model(config)
-  ckpt.check_or_write_config(workdir, config)
+  wd.check_or_write_config(workdir, config)
 
-  train_images, test_images = load_data(config)
-  per_epoch = steps.steps_per_epoch(config, len(train_images))
-  tx = steps.make_optimizer(config, per_epoch)
+  train_images = data.training_images(config)
+  test_images, _ = data.split(config, "test", config.data.test_size)
+  per_epoch = checks.steps_per_epoch(config, len(train_images))
+  tx = make_optimizer(config, per_epoch)
 
-  state = steps.replicate(steps.init_states(model, tx, config), mesh)
-  mngr = ckpt.manager(workdir, config.keep_checkpoints)
+  state = replicate(init_states(model, tx, config), mesh)
+  mngr = wd.manager(workdir, config.keep_checkpoints)
   start = 0
   if mngr.latest_step() is not None:
-    start, state = ckpt.restore(mngr, state)
+    start, state = wd.restore(mngr, state)
     log.info("resumed %s from the checkpoint of epoch %d", workdir, start)
-  ckpt.truncate_metrics(workdir, start)
+  wd.truncate_metrics(workdir, start)
 
   if start >= config.num_epochs:
     log.info("%s already finished %d epochs: nothing to train", workdir, start)
     mngr.close()
     return TrainResult(
-      state=state, epoch=start, interrupted=False, metrics=ckpt.read_metrics(workdir)
+      state=state, epoch=start, interrupted=False, metrics=wd.read_metrics(workdir)
     )
-  images_dev = steps.replicate(jnp.asarray(train_images), mesh)
-  x_test = steps.replicate(test_inputs(config, test_images), mesh)
+  images_dev = replicate(jnp.asarray(train_images), mesh)
+  x_test = replicate(data.fixed_inputs(config, test_images), mesh)
   t0 = time.perf_counter()
-  train_epoch = steps.make_train_epoch(model, tx, config, mesh).lower(state, images_dev).compile()
+  train_epoch = (
+    programs.make_train_epoch(model, tx, config, mesh).lower(state, images_dev).compile()
+  )
   compile_seconds = time.perf_counter() - t0
-  evaluate = steps.make_evaluate(model, config, mesh)
-  show = steps.make_show(model)
-  eval_key = jax.random.PRNGKey(TEST_KEY_SEED + 1)
+  test_elbo = programs.make_test_elbo(model, config, mesh)
+  show = programs.make_show(model)
+  test_key = jax.random.PRNGKey(TEST_ELBO_KEY)
   show_x = x_test[:32]
 
   writer = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=start + 1)
@@ -121,7 +101,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     disable=not config.progress_bar,
   )
   epoch, interrupted = start, False
-  with steps.SigtermFlag() as sigterm:
+  with SigtermFlag() as sigterm:
     for epoch in bar:
       epoch += 1
       t = time.perf_counter()
@@ -131,7 +111,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       if not all(np.isfinite(v).all() for v in train_metrics.values()):
         mngr.wait_until_finished()
         bad = {k: int((~np.isfinite(v)).sum()) for k, v in train_metrics.items()}
-        raise steps.NonFiniteLossError(
+        raise NonFiniteLossError(
           f"non-finite training values in epoch {epoch} (counts of NaN/inf per metric: {bad}); "
           f"stopped without saving. The last good checkpoint is epoch {mngr.latest_step()} in "
           f"{workdir}; lower the learning rate or check the likelihood options."
@@ -140,26 +120,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         "epoch": epoch,
         "step": int(jax.device_get(state.step[0])),
         "seconds": seconds,
-        "images_per_second": steps.images_per_second(
+        "images_per_second": images_per_second(
           config.num_seeds, per_epoch, config.batch_size, seconds
         ),
       }
       if epoch == start + 1:
         row["compile_seconds"] = compile_seconds
-      row["train"] = steps.mean_over_seeds({k: v.mean(-1) for k, v in train_metrics.items()})
+      row["train"] = mean_over_seeds({k: v.mean(-1) for k, v in train_metrics.items()})
       last = epoch == config.num_epochs or sigterm.raised
       if epoch % config.eval_every_epochs == 0 or last:
-        test = jax.device_get(evaluate(state, x_test, eval_key))
-        if config.data.protocol == "dequantized" and config.likelihood != "bernoulli":
+        test = jax.device_get(test_elbo(state, x_test, test_key))
+        if (
+          config.data.protocol == "dequantized" and model.likelihood.distribution_type.is_density()
+        ):
           # a bound on a density of (pixel + u)/256: bits/dim apply (a Bernoulli is no density)
           test["bits_per_dim"] = objective.bits_per_dim(np.asarray(test["elbo"]))
-        row["test"] = steps.mean_over_seeds(test)
+        row["test"] = mean_over_seeds(test)
       _log_epoch(writer, row)
       if config.image_every_epochs and (epoch % config.image_every_epochs == 0 or last):
-        _save_images(workdir, epoch, show(state, show_x, jax.random.PRNGKey(SHOW_KEY_SEED)), show_x)
-      ckpt.append_metrics(workdir, row)
+        _save_images(workdir, epoch, show(state, show_x, jax.random.PRNGKey(SHOW_KEY)), show_x)
+      wd.append_metrics(workdir, row)
       if epoch % config.checkpoint_every_epochs == 0 or last:
-        ckpt.save(mngr, epoch, state)
+        wd.save(mngr, epoch, state)
       bar.set_postfix(
         loss=f"{row['train']['loss']:.2f}",
         elbo=f"{row['train']['elbo']:.2f}",
@@ -178,7 +160,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   mngr.close()
   writer.close()
   return TrainResult(
-    state=state, epoch=epoch, interrupted=interrupted, metrics=ckpt.read_metrics(workdir)
+    state=state, epoch=epoch, interrupted=interrupted, metrics=wd.read_metrics(workdir)
   )
 
 
@@ -200,4 +182,40 @@ def _save_images(workdir: str, epoch: int, shown, show_x) -> None:
     "sample mean": sample_mean,
     "sample": sample,
   }
-  images_lib.save_panels(os.path.join(workdir, "images", f"epoch_{epoch:04d}.png"), panels)
+  images.save_panels(os.path.join(workdir, "images", f"epoch_{epoch:04d}.png"), panels)
+
+
+class SigtermFlag:
+  """Turns SIGTERM into a flag checked between epochs (then: checkpoint and a clean exit)."""
+
+  def __init__(self):
+    self.raised = False
+    self._previous = None
+
+  def __enter__(self):
+    try:
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    except ValueError:  # not the main thread (e.g. some notebook kernels): no handler
+      self._previous = None
+    return self
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    self.raised = True
+    log.warning("SIGTERM received: finishing this epoch, saving a checkpoint, exiting")
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def mean_over_seeds(tree) -> dict:
+  """Per-seed host values -> {"name": mean, "per_seed": {"name": [...]}} for metrics.jsonl."""
+  flat = {k: np.asarray(v, np.float64) for k, v in tree.items()}
+  row = {k: float(v.mean()) for k, v in flat.items()}
+  row["per_seed"] = {k: [float(x) for x in np.atleast_1d(v)] for k, v in flat.items()}
+  return row
+
+
+def images_per_second(num_seeds: int, steps: int, batch: int, seconds: float) -> float:
+  return num_seeds * steps * batch / max(seconds, 1e-9)

@@ -21,7 +21,7 @@ import urllib.parse
 import numpy as np
 import tensorflow_datasets as tfds
 
-from vae import data
+from vae.data import idx
 
 DEFAULT_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
@@ -79,25 +79,25 @@ class MnistIdx(tfds.core.GeneratorBasedBuilder):
     )
 
   def _split_generators(self, dl_manager):
-    names = [name for pair in data.IDX_FILES.values() for name in pair]
+    names = [name for pair in idx.IDX_FILES.values() for name in pair]
     if self._idx_dir is not None:
-      paths = {name: data.find_idx_file(self._idx_dir, name) for name in names}
+      paths = {name: idx.find_idx_file(self._idx_dir, name) for name in names}
     else:
       if not host_reachable(self._url):
-        raise data.MnistNotFoundError(
+        raise idx.MnistNotFoundError(
           f"Cannot download MNIST: {self._url} is unreachable (offline?) and the TFDS "
-          f"dataset is not prepared under {self.data_dir_root}. {data.HOW_TO_PROVIDE}"
+          f"dataset is not prepared under {self.data_dir_root}. {idx.HOW_TO_PROVIDE}"
         )
       urls = {name: urllib.parse.urljoin(self._url, f"{name}.gz") for name in names}
       paths = dl_manager.download(urls)
     return {
       split: self._generate_examples({n: paths[n] for n in pair})
-      for split, pair in data.IDX_FILES.items()
+      for split, pair in idx.IDX_FILES.items()
     }
 
   def _generate_examples(self, files):
     """``files``: {IDX name: path} for one split, images first (names give the checksums)."""
-    images, labels = (data.read_idx(path, data.SHA256[name]) for name, path in files.items())
+    images, labels = (idx.read_idx(path, idx.SHA256[name]) for name, path in files.items())
     for index, (image, label) in enumerate(zip(images, labels)):
       yield index, {"image": image, "label": int(label)}
 

@@ -1,0 +1,93 @@
+"""The decoder table: every named decoder the configs and the study use, defined once.
+
+A *decoder* is a likelihood module with fixed options, under a name the study's table shows:
+
+>>> from likelihoods import decoders
+>>> decoders.get("gaussian_shared")
+Decoder(name='gaussian_shared', likelihood='gaussian', options={'sigma': 'shared'}, ...)
+>>> decoders.with_role("learned_sigma")
+('gaussian_shared', 'gaussian_per_pixel', 'gaussian_decoder', 'gaussian_optimal')
+
+The Gaussian decoders are one per sigma mode of ``likelihoods.gaussian.SIGMA_MODES``. *Roles* say
+what a decoder stands for in the study's findings (``bce``: the tutorials' binary cross-entropy;
+``mse``: "MSE", a Gaussian with sigma^2 = 1/2; ``learned_sigma``; ``shared_sigma``), so no code
+outside ``likelihoods/`` compares names.
+
+Adding a decoder: a module in ``likelihoods/`` (distribution + likelihood module), one line in
+``registry._REGISTRY``, one ``Decoder`` in ``_TABLE`` below; see the README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+from likelihoods import registry
+from likelihoods.base import Likelihood
+from likelihoods.gaussian import SIGMA_MODES
+
+ROLES = ("bce", "mse", "learned_sigma", "shared_sigma")
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoder:
+  """A named decoder: ``likelihood`` from the registry with ``options``."""
+
+  name: str
+  likelihood: str
+  options: Mapping[str, object]
+  description: str
+  roles: tuple[str, ...] = ()
+
+  def build(self) -> Likelihood:
+    """The likelihood module (``likelihoods.get(likelihood, **options)``)."""
+    return registry.get(self.likelihood, **self.options)
+
+
+_GAUSSIAN = {
+  "fixed": ("Gaussian, sigma^2 = 1/2 fixed: 'MSE'", ("mse",)),
+  "shared": ("Gaussian, one learned sigma (sigma-VAE)", ("learned_sigma", "shared_sigma")),
+  "per_pixel": ("Gaussian, a learned sigma per pixel", ("learned_sigma",)),
+  "decoder": ("Gaussian, sigma per pixel output by the decoder", ("learned_sigma",)),
+  "optimal": ("Gaussian, sigma^2 = batch MSE (sigma-VAE's analytic sigma)", ("learned_sigma",)),
+}
+assert tuple(_GAUSSIAN) == SIGMA_MODES, "one Gaussian decoder per sigma mode"
+
+_TABLE = (
+  Decoder("bernoulli", "bernoulli", {}, "Bernoulli: binary cross-entropy on grey pixels", ("bce",)),
+  Decoder("continuous_bernoulli", "continuous_bernoulli", {}, "continuous Bernoulli"),
+  *(
+    Decoder(f"gaussian_{mode}", "gaussian", {"sigma": mode}, description, roles)
+    for mode, (description, roles) in _GAUSSIAN.items()
+  ),
+  Decoder("beta", "beta", {}, "Beta, alpha and beta from the decoder"),
+)
+DECODERS: dict[str, Decoder] = {d.name: d for d in _TABLE}
+
+
+def names() -> tuple[str, ...]:
+  """The decoder names, in table order."""
+  return tuple(DECODERS)
+
+
+def get(name: str) -> Decoder:
+  """The decoder ``name``; a ValueError lists the names allowed."""
+  if name not in DECODERS:
+    raise ValueError(f"unknown decoder {name!r}; available: {names()}")
+  return DECODERS[name]
+
+
+def with_role(role: str) -> tuple[str, ...]:
+  """The names of the decoders that play ``role`` (one of ``ROLES``), in table order."""
+  if role not in ROLES:
+    raise ValueError(f"unknown decoder role {role!r}; roles: {ROLES}")
+  return tuple(d.name for d in _TABLE if role in d.roles)
+
+
+def name_of(likelihood: str, options: Mapping[str, object]) -> str | None:
+  """The table's name for ``likelihood`` with ``options`` (defaults filled in), or None."""
+  full = {**registry.options(likelihood), **dict(options)}
+  for d in _TABLE:
+    if d.likelihood == likelihood and {**registry.options(likelihood), **d.options} == full:
+      return d.name
+  return None

@@ -1,0 +1,77 @@
+"""The named measures on an untrained tiny model and synthetic images (no MNIST, no training):
+each measure's output keys, applicability by what the distribution says, and keys per name."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from experiments.configs import default
+from vae import evaluation
+from vae.evaluation import evaluator, measures
+from vae.evaluation.run import Run
+from vae.model import build_model, init_variables
+
+
+def _run(decoder: str) -> Run:
+  c = default.for_decoder(decoder)
+  c.model.hidden, c.model.latent_dim = (16,), 3
+  model = build_model(c)
+  variables = init_variables(model, jax.random.PRNGKey(0))
+  stats = {k: v for k, v in variables.items() if k != "params"}
+  stacked = jax.tree.map(lambda a: a[None], {"params": variables["params"], "stats": stats})
+  return Run(c, model, variables, epoch=0, seed=0, workdir="", all_variables=stacked)
+
+
+def _context(decoder: str, names) -> measures.Context:
+  rng = np.random.default_rng(0)
+  images = lambda n: (rng.uniform(size=(n, 28, 28)) ** 4 * 256).astype(np.uint8)
+  c = evaluation.default_config()
+  c.measures = tuple(names)
+  c.num_importance_samples, c.chunk, c.batch_size, c.knn_k = 4, 2, 16, 3
+  return measures.Context(
+    _run(decoder), c, images(20), rng.integers(0, 10, 20), images(30), rng.integers(0, 10, 30)
+  )
+
+
+@pytest.mark.parametrize("decoder", ["bernoulli", "continuous_bernoulli", "gaussian_optimal"])
+def test_every_measure_returns_flat_keys_under_its_name(decoder):
+  result = evaluator.evaluate_seed(_context(decoder, evaluator.DEFAULT_MEASURES))
+  timings = result.pop("timings_seconds")
+  assert list(timings) == list(evaluator.DEFAULT_MEASURES)
+  for key in result:
+    assert any(key == m or key.startswith(m + "/") for m in evaluator.DEFAULT_MEASURES), key
+  assert result["elbo"]["n"] == 20 and np.isfinite(result["iw_log_likelihood"]["mean"])
+  assert np.isfinite(result["common/bits_per_dim"]["mean"])
+  assert 0 <= result["knn_accuracy"] <= 1 and 0 <= result["active_units"] <= 3
+  assert "sample_quality/not_applicable" in result  # no classifier given
+  if decoder == "bernoulli":  # no density: read as continuous Bernoullis, no 8-bit likelihood
+    assert "inverse-mean map" in result["common/measure"]
+    assert np.isfinite(result["cross_entropy"]["mean"])
+    assert np.isfinite(result["readings/cb_lambda/log_likelihood"]["mean"])
+    assert "no continuous cdf" in result["discretized/not_applicable"]
+    assert result["intensity/display_parameter"] == "lambda"
+  else:
+    assert "cross_entropy/not_applicable" in result and "readings/not_applicable" in result
+    assert np.isfinite(result["discretized/nll"]["mean"])
+  head = evaluation.headline({"per_seed": [result]})
+  assert head["common_bits_per_dim"]["per_seed"] == [result["common/bits_per_dim"]["mean"]]
+
+
+def test_a_measure_draws_from_its_own_key():
+  alone = evaluator.evaluate_seed(_context("gaussian_shared", ["common"]))
+  among = evaluator.evaluate_seed(_context("gaussian_shared", ["elbo", "discretized", "common"]))
+  assert alone["common/log_likelihood"] == among["common/log_likelihood"]
+  base = jax.random.PRNGKey(0)
+  keys = {name: tuple(np.asarray(measures.key_for(base, name))) for name in measures.names()}
+  assert len(set(keys.values())) == len(keys)
+  assert keys["elbo"] == tuple(np.asarray(measures.key_for(base, "elbo")))
+
+
+def test_unknown_measures_are_named():
+  c = evaluation.default_config()
+  c.measures = ("elbo", "fid_inception_v3")
+  with pytest.raises(ValueError, match="'fid_inception_v3'.*available: .*knn_accuracy"):
+    evaluator.check_config(c)
+  evaluator.check_config(evaluation.default_config())

@@ -1,0 +1,24 @@
+"""Evaluation: loading a run (``run``), what log p(x | z) means (``scores``), the estimators
+(``importance``, ``discretized``, ``latents``, ``intensity``, ``sample_quality`` with its
+``classifier``), the named measures built from them (``measures``), the evaluator that runs them
+on a workdir (``evaluator``) and its figures (``figures``).
+"""
+
+from vae.evaluation.evaluator import (
+  HEADLINE,
+  MEASURES_VERSION,
+  default_config,
+  evaluate_workdir,
+  headline,
+)
+from vae.evaluation.run import Run, load
+
+__all__ = [
+  "HEADLINE",
+  "MEASURES_VERSION",
+  "Run",
+  "default_config",
+  "evaluate_workdir",
+  "headline",
+  "load",
+]

@@ -1,0 +1,203 @@
+"""Evaluate a checkpoint with measures that are fair across decoders; write eval.json and figures.
+
+    from vae import evaluation
+    result = evaluation.evaluate_workdir("runs/cb", step=None, config=evaluation.default_config())
+
+Runs the measures the eval config names (``config.measures``; see ``vae.evaluation.measures``)
+on every seed of the run, writes ``WORKDIR/eval/epoch_XXXX/{eval.json, *.png}`` and copies the
+JSON to ``WORKDIR/eval.json`` (the latest evaluation). Checkpoints are opened read-only. An
+existing evaluation of the same epoch with the same settings and ``MEASURES_VERSION`` is returned
+as it is (the study relies on this to resume); any other is kept, renamed with a time stamp, never
+silently overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import jax
+import ml_collections
+import numpy as np
+
+from vae import data
+from vae import workdir as wd
+from vae.evaluation import figures, measures
+from vae.evaluation.run import Run, load
+
+log = logging.getLogger(__name__)
+
+# Raised whenever a measure's definition, numerics or randomness change; an evaluation written by
+# another version is redone (the old file kept, time-stamped), never reused. 2: the 8-bit
+# discretized likelihood in log space (version 1 floored each pixel's probability at float32's
+# 1e-38). 3: measures chosen by name, each with its own key derived from its name; flat results.
+MEASURES_VERSION = 3
+
+DEFAULT_MEASURES = (
+  "elbo",
+  "iw_log_likelihood",
+  "common",
+  "cross_entropy",
+  "readings",
+  "discretized",
+  "knn_accuracy",
+  "active_units",
+  "intensity",
+  "sample_quality",
+)
+
+
+def default_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.measures = DEFAULT_MEASURES  # names from vae.evaluation.measures.MEASURES
+  c.num_importance_samples = 1000  # K of the importance-weighted estimates (up to 5000)
+  c.chunk = 100  # importance samples per compiled chunk (bounds memory)
+  c.batch_size = 100  # test images per compiled call
+  c.test_size = 0  # first N test images (0: all 10000)
+  c.knn_k = 15
+  c.knn_train_size = 0  # training images the kNN classifier is fit on (0: all)
+  c.sample_quality = True  # load (or train) the classifier of the sample_quality measure
+  c.num_generated = 10000  # generated images for sample quality
+  c.classifier_dir = ""  # "" -> $MNIST_CLASSIFIER_DIR or the user cache
+  c.classifier_min_accuracy = 0.99  # refuse a cached classifier below this test accuracy
+  c.seed = 0  # randomness of the estimates (z draws, samples); each measure folds in its name
+  c.figures = True
+  return c
+
+
+def check_config(config) -> None:
+  """ValueError naming an unknown measure (and listing the known ones)."""
+  unknown = [m for m in config.measures if m not in measures.MEASURES]
+  if unknown:
+    raise ValueError(f"eval.measures: unknown measure(s) {unknown}; available: {measures.names()}")
+
+
+def evaluate_seed(ctx: measures.Context) -> dict:
+  """The flat results of the eval config's measures for the seed in ``ctx``, with timings."""
+  base = jax.random.PRNGKey(ctx.config.seed)
+  result, timings = {}, {}
+  for name in ctx.config.measures:
+    t = time.perf_counter()
+    result.update(measures.MEASURES[name](ctx, measures.key_for(base, name)))
+    timings[name] = time.perf_counter() - t
+  result["timings_seconds"] = timings
+  return result
+
+
+def evaluate_workdir(
+  workdir: str,
+  step: int | None = None,
+  config=None,
+  *,
+  force: bool = False,
+  relative_to: str | None = None,
+) -> dict:
+  """Evaluates every seed of the run in ``workdir`` at ``step`` (default: latest complete).
+
+  The result's ``workdir`` is ``workdir`` as an absolute path, or relative to ``relative_to`` (a
+  study records its runs relative to the study's folder, so its results can be committed).
+  """
+  config = config or default_config()
+  check_config(config)
+  run = load(workdir, step)
+  out_dir = os.path.join(workdir, "eval", f"epoch_{run.epoch:04d}")
+  out_path = os.path.join(out_dir, "eval.json")
+  settings = config.to_dict()
+  settings["measures"] = list(settings["measures"])
+  if os.path.exists(out_path):
+    previous = wd.read_json(out_path)
+    same = previous.get("eval_config") == settings
+    if same and previous.get("measures_version") == MEASURES_VERSION and not force:
+      log.info("%s already evaluated with these settings: %s", workdir, out_path)
+      wd.copy_file(out_path, os.path.join(workdir, "eval.json"))
+      return previous
+    kept = wd.keep_aside(out_path)
+    why = "other settings" if not same else "older measures"
+    log.warning("kept the previous evaluation (%s) as %s", why, kept)
+
+  test_u8, test_labels = data.split(run.config, "test", config.test_size)
+  train_u8, train_labels = data.split(run.config, "train", config.knn_train_size)
+  classifier = real = None
+  if config.sample_quality and "sample_quality" in config.measures:
+    from vae.evaluation import classifier as classifier_lib
+
+    classifier = classifier_lib.get_classifier(
+      config.classifier_dir or None, min_accuracy=config.classifier_min_accuracy
+    )
+    real = measures.real_reference(classifier, test_u8, train_u8)
+  t0 = time.perf_counter()
+  per_seed, first = [], None
+  for s in range(run.num_seeds):
+    ctx = measures.Context(
+      run.with_seed(s), config, test_u8, test_labels, train_u8, train_labels, classifier, real
+    )
+    per_seed.append(evaluate_seed(ctx))
+    first = first or ctx
+  result = {
+    "workdir": os.path.relpath(workdir, relative_to) if relative_to else os.path.abspath(workdir),
+    "epoch": run.epoch,
+    "likelihood": run.config.likelihood,
+    "likelihood_options": run.config.likelihood_options.to_dict(),
+    "protocol": run.config.data.protocol,
+    "num_seeds": run.num_seeds,
+    "eval_config": settings,
+    "measures_version": MEASURES_VERSION,
+    "per_seed": per_seed,
+    "seconds": time.perf_counter() - t0,
+    "devices": str(jax.devices()),
+  }
+  os.makedirs(out_dir, exist_ok=True)
+  if config.figures:
+    figures.eval_figures(out_dir, first)
+  wd.write_json(out_path, result, indent=1)
+  wd.copy_file(out_path, os.path.join(workdir, "eval.json"))
+  return result
+
+
+# headline name -> (flat key of one seed's result, then keys into its value); the study's table
+# uses the same names.
+HEADLINE = {
+  "elbo": ("elbo", "mean"),
+  "iw_log_likelihood": ("iw_log_likelihood", "mean"),
+  "common_log_likelihood": ("common/log_likelihood", "mean"),
+  "common_bits_per_dim": ("common/bits_per_dim", "mean"),
+  "discretized_nll": ("discretized/nll", "mean"),
+  "discretized_bits_per_dim": ("discretized/bits_per_dim", "mean"),
+  "knn_accuracy": ("knn_accuracy",),
+  "active_units": ("active_units",),
+  "inception_score_samples": ("sample_quality/decoder_samples", "inception_score"),
+  "inception_score_means": ("sample_quality/decoder_means", "inception_score"),
+  "frechet_samples": ("sample_quality/decoder_samples", "frechet_distance"),
+  "frechet_means": ("sample_quality/decoder_means", "frechet_distance"),
+  "recon_mse": ("intensity/mean", "mse", "mean"),
+  "shift_toward_half": ("intensity/mean", "shift_toward_half", "mean"),
+  "shift_toward_half_display": ("intensity/display", "shift_toward_half", "mean"),
+  "sharpness_ratio": ("intensity/mean", "sharpness_ratio", "mean"),
+  "sharpness_ratio_display": ("intensity/display", "sharpness_ratio", "mean"),
+  "cb_lambda_log_likelihood": ("readings/cb_lambda/log_likelihood", "mean"),
+  "cross_entropy": ("cross_entropy", "mean"),
+}
+
+
+def headline(result: dict) -> dict:
+  """{name: {"mean", "std", "per_seed"}} over the run's seeds, for the measures it has."""
+  out = {}
+  for name, path in HEADLINE.items():
+    values = []
+    for res in result["per_seed"]:
+      v = res
+      for key in path:
+        v = v.get(key) if isinstance(v, dict) else None
+      if isinstance(v, (int, float)):
+        values.append(float(v))
+    if len(values) == len(result["per_seed"]) and values:
+      out[name] = {
+        "mean": float(np.mean(values)),
+        "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        "per_seed": values,
+      }
+  return out
+
+
+__all__ = ["MEASURES_VERSION", "Run", "default_config", "evaluate_workdir", "headline"]

@@ -1,0 +1,294 @@
+r"""The evaluation's measures: small units with one job each, chosen by name in the eval config.
+
+A measure is ``fn(ctx, key) -> dict``: it reads what it needs from the ``Context`` (one seed of a
+run, the test data, cached encodings), draws its randomness from its own ``key`` (derived from its
+name, so adding or reordering measures changes no other measure's numbers) and returns a flat
+dict whose keys start with its name (``"common/bits_per_dim"``). A measure that does not apply to
+the decoder says why under ``"<name>/not_applicable"``. Per-image values are
+``{"mean", "stderr", "n"}`` over the test images (``stats.mean_and_stderr``); nats unless the name
+says bits/dim, higher is better for log-likelihoods.
+
+=======================  ============================================================================
+``elbo``                 ELBO (analytic KL) under the run's own likelihood, its own test inputs
+``iw_log_likelihood``    importance-weighted log p(x), K samples, own likelihood and inputs
+``common``               every decoder's density (``Distribution.as_density``) at the same
+                         dequantized test set ((pixel + u)/256, one noise seed): nats, bits/dim
+``cross_entropy``        a non-density's own "likelihood" at that set (labelled not comparable)
+``readings``             the other densities a non-density is read as (``Distribution.readings``)
+``discretized``          exact 8-bit likelihood of the integer test images (decoders with a cdf)
+``knn_accuracy``         15-nearest-neighbour accuracy on encoder means (fit on train)
+``active_units``         latent units with Cov_x(E_q[z_u]) > 0.01
+``intensity``            reconstruction error by intensity, shift toward 0.5, sharpness
+``sample_quality``       inception score and Frechet distance in the MNIST classifier's features
+=======================  ============================================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import zlib
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vae import batching, data, objective
+from vae.evaluation import intensity, latents, scores
+from vae.evaluation.run import Run
+from vae.evaluation.stats import mean_and_stderr
+
+NUM_PIXELS = 784
+COMMON_NOISE_SEED = 0  # the dequantization noise of the common measure: the same for all runs
+
+MEASURES: dict[str, Callable] = {}
+
+
+def measure(name: str):
+  """Registers ``fn(ctx, key) -> dict`` as the measure ``name``."""
+
+  def register(fn):
+    MEASURES[name] = fn
+    return fn
+
+  return register
+
+
+def names() -> tuple[str, ...]:
+  return tuple(MEASURES)
+
+
+def key_for(base: jax.Array, name: str) -> jax.Array:
+  """The measure ``name``'s own key: ``base`` folded with a stable hash of the name."""
+  return jax.random.fold_in(base, zlib.crc32(name.encode()) & 0x7FFFFFFF)
+
+
+@dataclasses.dataclass
+class Context:
+  """What the measures of one seed share; derived arrays are computed once, on first use."""
+
+  run: Run
+  config: object  # the eval config (``evaluator.default_config()``)
+  test_u8: np.ndarray
+  test_labels: np.ndarray
+  train_u8: np.ndarray
+  train_labels: np.ndarray
+  classifier: object = None
+  real: dict | None = None  # sample-quality statistics of real images (``real_reference``)
+  generated: dict | None = None  # images from the prior, set by ``sample_quality``
+
+  @property
+  def distribution_type(self):
+    return self.run.model.likelihood.distribution_type
+
+  @functools.cached_property
+  def x(self) -> jax.Array:
+    """The run's own test inputs: its protocol applied with the fixed key."""
+    return data.fixed_inputs(self.run.config, self.test_u8)
+
+  @functools.cached_property
+  def x_tilde(self) -> jax.Array:
+    """The common dequantized test set, (pixel + u) / 256 with one noise seed for every run."""
+    return jnp.asarray(data.dequantized_test_set(self.test_u8, seed=COMMON_NOISE_SEED))
+
+  def batches(self, fn, x) -> np.ndarray:
+    """``fn(batch)`` over ``x`` in the eval config's batches."""
+    return batching.map_batches(lambda i, xb: fn(xb), x, batch_size=self.config.batch_size)
+
+  @functools.cached_property
+  def test_means(self) -> np.ndarray:
+    return self.batches(lambda xb: self.run.encode(xb)[0], self.x)
+
+  @functools.cached_property
+  def train_means(self) -> np.ndarray:
+    train_x = data.fixed_inputs(self.run.config, self.train_u8, static_seed=0)
+    return self.batches(lambda xb: self.run.encode(xb)[0], train_x)
+
+  @functools.cached_property
+  def recon_mean(self) -> np.ndarray:
+    """The decoder mean at the posterior mean, for the test inputs."""
+    return self.batches(lambda xb: self.run.decode(self.run.encode(xb)[0]).mean(), self.x)
+
+  @functools.cached_property
+  def recon_display(self) -> np.ndarray:
+    """The decoder's display parameter (Bernoulli/CB: lambda) at the posterior mean."""
+    return self.batches(lambda xb: self.run.display(self.run.encode(xb)[0]), self.x)
+
+  def iw(self, key, x, score, target) -> np.ndarray:
+    """Importance-weighted log-likelihoods per image, K = the eval config's samples."""
+    c = self.config
+    return self.run.log_likelihood(
+      x, key, c.num_importance_samples, score=score, target=target, chunk=c.chunk,
+      batch_size=c.batch_size,
+    )  # fmt: skip
+
+
+def _density_stats(name: str, log_likelihood: np.ndarray, note: str) -> dict:
+  return {
+    f"{name}/log_likelihood": mean_and_stderr(log_likelihood),
+    f"{name}/bits_per_dim": mean_and_stderr(objective.bits_per_dim(log_likelihood)),
+    f"{name}/measure": note,
+  }
+
+
+# ------------------------------------------------------------------------------- likelihoods
+
+
+@measure("elbo")
+def elbo(ctx: Context, key) -> dict:
+  values = batching.map_batches(
+    lambda i, xb: ctx.run.elbo(xb, jax.random.fold_in(key, i)),
+    ctx.x,
+    batch_size=ctx.config.batch_size,
+  )
+  return {"elbo": mean_and_stderr(values)}
+
+
+@measure("iw_log_likelihood")
+def iw_log_likelihood(ctx: Context, key) -> dict:
+  return {"iw_log_likelihood": mean_and_stderr(ctx.iw(key, ctx.x, scores.own_density, ctx.x))}
+
+
+@measure("common")
+def common(ctx: Context, key) -> dict:
+  ll = ctx.iw(key, ctx.x_tilde, scores.as_density, ctx.x_tilde)
+  dist = ctx.distribution_type
+  note = (
+    "the decoder's own density at the dequantized test set"
+    if dist.is_density()
+    else f"{dist.__name__} is not a density on [0, 1]; its stand-in: {dist.stand_in}"
+  )
+  return _density_stats("common", ll, note)
+
+
+@measure("cross_entropy")
+def cross_entropy(ctx: Context, key) -> dict:
+  if ctx.distribution_type.is_density():
+    return {"cross_entropy/not_applicable": "a density: its own likelihood is the common measure"}
+  ce = ctx.iw(key, ctx.x_tilde, scores.own_density, ctx.x_tilde)
+  name = ctx.distribution_type.__name__
+  return {
+    "cross_entropy": mean_and_stderr(ce),
+    "cross_entropy/measure": f"{name} is not a density on [0, 1]: not comparable across decoders",
+  }
+
+
+@measure("readings")
+def readings(ctx: Context, key) -> dict:
+  found = ctx.distribution_type.readings
+  if not found:
+    return {"readings/not_applicable": "a density is read as itself"}
+  out = {}
+  for name, note in found.items():
+    ll = ctx.iw(key_for(key, name), ctx.x_tilde, scores.Reading(name), ctx.x_tilde)
+    out.update(_density_stats(f"readings/{name}", ll, note))
+  return out
+
+
+@measure("discretized")
+def discretized(ctx: Context, key) -> dict:
+  if not ctx.distribution_type.is_density():
+    name = ctx.distribution_type.__name__
+    return {"discretized/not_applicable": f"{name} has no continuous cdf"}
+  ll = ctx.iw(key, ctx.x_tilde, scores.discretized, jnp.asarray(ctx.test_u8))
+  return {
+    "discretized/nll": mean_and_stderr(-ll),
+    "discretized/bits_per_dim": mean_and_stderr(-ll / (NUM_PIXELS * np.log(2))),
+  }
+
+
+# ----------------------------------------------------------------------------------- latents
+
+
+@measure("knn_accuracy")
+def knn_accuracy(ctx: Context, key) -> dict:
+  del key
+  acc = latents.knn_accuracy(
+    ctx.train_means, ctx.train_labels, ctx.test_means, ctx.test_labels, ctx.config.knn_k
+  )
+  return {"knn_accuracy": acc}
+
+
+@measure("active_units")
+def active_units(ctx: Context, key) -> dict:
+  del key
+  return {"active_units": latents.active_units(ctx.test_means)}
+
+
+# ------------------------------------------------------------------------ intensity and blur
+
+
+@measure("intensity")
+def intensity_bias(ctx: Context, key) -> dict:
+  del key
+  return {
+    "intensity/mean": intensity.intensity_report(ctx.x, ctx.recon_mean),
+    "intensity/display": intensity.intensity_report(ctx.x, ctx.recon_display),
+    "intensity/display_parameter": ctx.run.model.likelihood.display_name,
+  }
+
+
+# ---------------------------------------------------------------------------- sample quality
+
+
+def generate(run: Run, key, num: int) -> dict:
+  """``num`` images from the prior: decoder means and decoder draws (clipped to [0, 1])."""
+  chunks = [
+    (
+      run.sample(jax.random.fold_in(key, i), 1000),
+      run.sample(jax.random.fold_in(key, i), 1000, from_decoder=True),
+    )
+    for i in range(-(-num // 1000))
+  ]
+  means = np.concatenate([np.asarray(m) for m, _ in chunks])[:num]
+  draws = np.concatenate([np.asarray(d) for _, d in chunks])[:num]
+  return {"means": np.clip(means, 0, 1), "draws": np.clip(draws, 0, 1)}
+
+
+def real_reference(classifier, test_u8, train_u8) -> dict:
+  """Sample-quality numbers of real images: training-set feature statistics (the reference of
+  every Frechet distance) and the test set's inception score and Frechet distance to it."""
+  from vae.evaluation import sample_quality as sq
+
+  test = np.asarray(test_u8, np.float32) / 255
+  train_stats = sq.feature_stats(classifier.features(np.asarray(train_u8, np.float32) / 255))
+  return {
+    "train_stats": train_stats,
+    "test_inception_score": sq.inception_score(classifier.logits(test))[0],
+    "test_frechet_distance": sq.frechet_from_stats(
+      *sq.feature_stats(classifier.features(test)), *train_stats
+    ),
+  }
+
+
+@measure("sample_quality")
+def sample_quality(ctx: Context, key) -> dict:
+  from vae.evaluation import sample_quality as sq
+
+  if ctx.classifier is None:
+    return {"sample_quality/not_applicable": "no classifier (eval config sample_quality=False)"}
+  gen = generate(ctx.run, key, ctx.config.num_generated)
+  ctx.generated = gen  # the figures show the first of them
+  out = {}
+  for name, images in (
+    ("decoder_means", gen["means"]),
+    ("decoder_samples", gen["draws"]),
+    ("reconstruction_means", ctx.recon_mean),
+  ):
+    logits, feats = ctx.classifier.logits_and_features(images)
+    is_mean, is_std = sq.inception_score(logits)
+    out[f"sample_quality/{name}"] = {
+      "inception_score": is_mean,
+      "inception_score_std": is_std,
+      "frechet_distance": sq.frechet_from_stats(*sq.feature_stats(feats), *ctx.real["train_stats"]),
+    }
+  out["sample_quality/real_test_images"] = {
+    "inception_score": ctx.real["test_inception_score"],
+    "frechet_distance": ctx.real["test_frechet_distance"],
+  }
+  out["sample_quality/classifier"] = {
+    "test_accuracy": ctx.classifier.accuracy,
+    "params_sha256": ctx.classifier.info.params_sha256,
+  }
+  return out

@@ -1,0 +1,148 @@
+"""The study report's figures: loss geometry, learning curves, reconstructions, samples, intensity.
+
+``image_figures`` also measures the report's checks on the trained decoders (the MSE identity of the
+``mse`` decoder, the learned sigma of the ``shared_sigma`` one, each decoder's test KL).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import likelihoods  # noqa: E402
+from likelihoods import decoders  # noqa: E402
+from vae import data, images  # noqa: E402
+from vae import workdir as wd  # noqa: E402
+from vae.evaluation import figures as eval_figures  # noqa: E402
+from vae.evaluation import load  # noqa: E402
+
+TARGETS = (0.2, 0.5, 0.8)
+
+
+def loss_geometry_figure(path: str, sigma_learned: float | None = None) -> None:
+  """Per-pixel NLL and its derivative against the prediction, for targets 0.2, 0.5, 0.8."""
+  p = jnp.linspace(1e-3, 1 - 1e-3, 999)
+  sigma = sigma_learned or 0.1
+  curves = {
+    "Bernoulli (BCE), p = lambda": lambda q, x: (
+      -likelihoods.Bernoulli(jnp.log(q) - jnp.log1p(-q)).log_prob(x)
+    ),
+    "continuous Bernoulli, p = lambda": lambda q, x: (
+      -likelihoods.ContinuousBernoulli(jnp.log(q) - jnp.log1p(-q)).log_prob(x)
+    ),
+    "Gaussian sigma^2 = 1/2 (MSE)": lambda q, x: -likelihoods.Normal(q, math.sqrt(0.5)).log_prob(x),
+    f"Gaussian sigma = {sigma:.3g}" + (" (learned)" if sigma_learned else ""): lambda q, x: (
+      -likelihoods.Normal(q, sigma).log_prob(x)
+    ),
+    "Beta, mean p, alpha + beta = 10": lambda q, x: (
+      -likelihoods.Beta(10 * q, 10 * (1 - q)).log_prob(x)
+    ),
+  }
+  fig, axes = plt.subplots(2, len(TARGETS), figsize=(13, 6.5), sharex=True)
+  for j, target in enumerate(TARGETS):
+    for label, nll in curves.items():
+      f = jax.vmap(lambda q: nll(q, target))
+      g = jax.vmap(jax.grad(lambda q: nll(q, target)))
+      values, grads = np.asarray(f(p)), np.asarray(g(p))
+      (line,) = axes[0, j].plot(p, values, label=label)
+      k = int(np.argmin(values))
+      axes[0, j].plot(p[k], values[k], "o", color=line.get_color(), ms=4)
+      axes[1, j].plot(p, grads, color=line.get_color())
+    axes[0, j].axvline(target, color="k", lw=0.6, ls="--")
+    axes[1, j].axvline(target, color="k", lw=0.6, ls="--")
+    axes[1, j].axhline(0, color="k", lw=0.6)
+    axes[0, j].set(title=f"target x = {target}", ylim=(-4, 8))
+    axes[1, j].set(xlabel="prediction p", ylim=(-40, 40))
+  axes[0, 0].set_ylabel("per-pixel NLL (nats); dot = minimum")
+  axes[1, 0].set_ylabel("d NLL / d p")
+  axes[0, 0].legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def learning_curves_figure(path: str, results: dict) -> None:
+  n = len(results)
+  cols = min(4, n)
+  fig, axes = plt.subplots(
+    math.ceil(n / cols), cols, figsize=(3.3 * cols, 2.6 * math.ceil(n / cols)), squeeze=False
+  )
+  for ax, (decoder, result) in zip(axes.ravel(), results.items()):
+    rows = wd.read_metrics(result["workdir"])
+    ep = [r["epoch"] for r in rows]
+    ax.plot(ep, [-r["train"]["loss"] for r in rows], label="train objective")
+    test = [(r["epoch"], r["test"]["elbo"]) for r in rows if "test" in r]
+    ax.plot(*zip(*test), marker="o", ms=3, label="test ELBO")
+    ax.set(title=decoder, xlabel="epoch")
+    ax.title.set_fontsize(9)
+  for ax in axes.ravel()[n:]:
+    ax.axis("off")
+  axes[0, 0].legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def image_figures(workdir: str, results: dict, num: int = 10) -> dict:
+  """reconstructions.png (same test digits, every decoder) and samples.png; returns checks."""
+  checks = {"kl": {}}
+  first = next(iter(results.values()))
+  test_u8, _ = data.split(load(first["workdir"]).config, "test", num)
+  mse, shared = decoders.with_role("mse"), decoders.with_role("shared_sigma")
+  recon_panels, sample_panels = {}, {}
+  for decoder, result in results.items():
+    run = load(result["workdir"])
+    x = data.fixed_inputs(run.config, test_u8)
+    if not recon_panels:
+      recon_panels["data"] = np.asarray(x)
+    z = run.encode(x)[0]
+    dist = run.decode(z)
+    recon_panels[f"{decoder}: mean"] = np.asarray(dist.mean())
+    if run.model.likelihood.display_name != "mean":
+      recon_panels[f"{decoder}: {run.model.likelihood.display_name}"] = np.asarray(run.display(z))
+    key = jax.random.PRNGKey(0)
+    sample_panels[f"{decoder}: mean"] = np.asarray(run.sample(key, num))
+    sample_panels[f"{decoder}: sample"] = np.asarray(run.sample(key, num, from_decoder=True))
+    rows = wd.read_metrics(result["workdir"])
+    tests = [r["test"] for r in rows if "test" in r]
+    if tests:
+      checks["kl"][decoder] = tests[-1]["kl"]
+    if decoder in mse:  # sigma^2 = 1/2: -log p(x|z) = sum of squared errors + (D/2) log pi
+      nll = -np.asarray(jnp.sum(dist.log_prob(x), (-2, -1)))
+      sse = np.asarray(jnp.sum((x - dist.mean()) ** 2, (-2, -1)))
+      checks["mse_identity"] = float(np.max(np.abs(nll - sse - 392 * math.log(math.pi))))
+    if decoder in shared:  # one sigma for every pixel
+      checks["sigma_shared"] = float(np.mean(np.asarray(dist.stddev())))
+  _rows_figure(os.path.join(workdir, "reconstructions.png"), recon_panels)
+  _rows_figure(os.path.join(workdir, "samples.png"), sample_panels)
+  return checks
+
+
+def _rows_figure(path: str, rows: dict) -> None:
+  fig, axes = plt.subplots(len(rows), 1, figsize=(7, 0.8 * len(rows) + 0.3))
+  for ax, (label, imgs) in zip(np.atleast_1d(axes), rows.items()):
+    ax.imshow(images.tile(np.clip(imgs, 0, 1), cols=len(imgs)), cmap="gray", vmin=0, vmax=1)
+    ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def intensity_figure(path: str, results: dict) -> None:
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+  eval_figures.intensity_axes(
+    axes, {d: r["per_seed"][0]["intensity/mean"] for d, r in results.items()}
+  )
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)

@@ -1,0 +1,158 @@
+"""The compiled programs of training: one function per epoch, seeds vmapped, the batch sharded over devices.
+
+The shape that makes it fast on accelerators, from the start:
+
+* the training images live on the device (uint8, replicated); each epoch shuffles them on device,
+  preprocesses each minibatch on device (fresh dequantization noise or binarization) and runs
+  ``lax.scan`` over the minibatches: **one jitted call per epoch, no Python per step**;
+* ``config.num_seeds`` independent runs are ``vmap``ped into the same program (each seed's numbers
+  equal training it alone);
+* the minibatch is sharded over all local devices along a ``data`` mesh axis (``jax.sharding``,
+  parameters replicated): data parallelism without any pmap bookkeeping;
+* the state is donated to the epoch function, and everything random comes from the key in the
+  state, so a run is a pure function of its config: resumed runs are bit-identical on CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh
+
+from vae import batching, objective
+from vae.data import preprocess
+from vae.model import VAE
+from vae.training.mesh import shard_batch
+from vae.training.state import TrainState
+
+
+def _apply(model, state_params, stats, x, keys, *, train, num_samples):
+  k_sample, k_dropout = keys
+  return model.apply(
+    {"params": state_params, **stats},
+    x,
+    train=train,
+    num_samples=num_samples,
+    rngs={"sample": k_sample, "dropout": k_dropout},
+    mutable=["likelihood_stats"] if train else False,
+  )
+
+
+def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
+  """(states [S, ...], images uint8 [N, 28, 28]) -> (states, per-step metrics [S, steps]); jitted."""
+  batch, protocol, gamma = config.batch_size, config.data.protocol, config.data.gamma
+  iw = config.num_importance_samples > 1
+
+  def one_seed(state: TrainState, images):
+    key, k_perm, k_steps = jax.random.split(state.key, 3)
+    steps = images.shape[0] // batch
+    order = jax.random.permutation(k_perm, images.shape[0])[: steps * batch].reshape(steps, batch)
+
+    def step(carry, inputs):
+      params, stats, opt_state = carry
+      idx, k = inputs
+      k_data, k_sample, k_dropout = jax.random.split(k, 3)
+      x = shard_batch(preprocess(k_data, images[idx], protocol, gamma=gamma), mesh)
+
+      def loss_fn(p):
+        out, new_stats = _apply(
+          model,
+          p,
+          stats,
+          x,
+          (k_sample, k_dropout),
+          train=True,
+          num_samples=config.num_importance_samples,
+        )
+        loss = objective.training_loss(out, kl_weight=config.kl_weight, importance_weighted=iw)
+        return loss, (out, dict(new_stats))
+
+      (loss, (out, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+      updates, opt_state = tx.update(grads, opt_state, params)
+      params = optax.apply_updates(params, updates)
+      metrics = {
+        "loss": loss,
+        "elbo": jnp.mean(objective.elbo(out)),
+        "recon": jnp.mean(out["log_px_z"]),
+        "kl": jnp.mean(out["kl"]),
+      }
+      return (params, new_stats, opt_state), metrics
+
+    carry = (state.params, state.stats, state.opt_state)
+    (params, stats, opt_state), metrics = jax.lax.scan(
+      step, carry, (order, jax.random.split(k_steps, steps))
+    )
+    new = state.replace(
+      epoch=state.epoch + 1,
+      step=state.step + steps,
+      params=params,
+      stats=stats,
+      opt_state=opt_state,
+      key=key,
+    )
+    return new, metrics
+
+  return jax.jit(over_seeds(one_seed, (0, None)), donate_argnums=0)
+
+
+def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
+  """(states, x float [N, 28, 28] preprocessed, key) -> per-seed test means of elbo/recon/kl."""
+  eb = config.eval_batch_size
+
+  def one_seed(state: TrainState, x, key):
+    xb, mask = batching.split_batches(x, eb)
+
+    def body(totals, inputs):
+      xi, mi, k = inputs
+      out = _apply(
+        model, state.params, state.stats, shard_batch(xi, mesh), (k, k), train=False, num_samples=1
+      )
+      values = {"elbo": objective.elbo(out), "recon": out["log_px_z"][0], "kl": out["kl"]}
+      return {
+        name: totals[name] + jnp.sum(jnp.where(mi, v, 0.0)) for name, v in values.items()
+      }, None
+
+    zero = jnp.zeros((), jnp.float32)
+    totals, _ = jax.lax.scan(
+      body, {"elbo": zero, "recon": zero, "kl": zero}, (xb, mask, jax.random.split(key, len(xb)))
+    )
+    return {name: total / x.shape[0] for name, total in totals.items()}
+
+  return jax.jit(over_seeds(one_seed, (0, None, None)))
+
+
+def over_seeds(fn: Callable, in_axes: tuple) -> Callable:
+  """``vmap`` over the leading seed axis; with one seed, index it away instead.
+
+  XLA's CPU backend runs batched matmuls markedly slower than plain ones (3.3 s vs 2.3 s per
+  epoch of the 784-400-20 MLP), so the single-seed program stays unbatched; its inputs and
+  outputs keep the seed axis either way.
+  """
+  vmapped = jax.vmap(fn, in_axes=in_axes)
+
+  def run(*args):
+    seeds = {jax.tree.leaves(a)[0].shape[0] for a, ax in zip(args, in_axes) if ax == 0}
+    if seeds != {1}:
+      return vmapped(*args)
+    squeezed = [jax.tree.map(lambda a: a[0], a) if ax == 0 else a for a, ax in zip(args, in_axes)]
+    return jax.tree.map(lambda a: a[None], fn(*squeezed))
+
+  return run
+
+
+def make_show(model: VAE, num: int = 32) -> Callable:
+  """(states, x [num, 28, 28], key) -> seed 0's reconstruction means, sample means and samples."""
+
+  def show(state: TrainState, x, key):
+    state = jax.tree.map(lambda a: a[0], state)
+    variables = {"params": state.params, **state.stats}
+    mean, _ = model.apply(variables, x, method=VAE.encode)
+    recon = model.apply(variables, mean, method=VAE.decode).mean()
+    z = jax.random.normal(key, (num, model.encoder.latent_dim))
+    dist = model.apply(variables, z, method=VAE.decode)
+    return recon, dist.mean(), dist.sample(jax.random.fold_in(key, 1))
+
+  return jax.jit(show)

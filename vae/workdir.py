@@ -1,0 +1,264 @@
+"""The workdir: everything a run keeps on disk, and the one place that reads and writes it.
+
+    WORKDIR/
+      config.json          the full config (ml_collections) of the run
+      checkpoints/<epoch>/ Orbax checkpoints of the TrainState (the last ``keep_checkpoints``)
+      metrics.jsonl        one JSON object per epoch (train and test numbers, timings)
+      tensorboard/         TensorBoard event files (tensorboardX, no TensorFlow needed)
+      images/epoch_XXXX.png  data | reconstruction mean | sample mean | sample, per epoch
+      eval.json, eval/     written by ``python -m experiments.evaluate``
+
+Resuming compares the new config with ``config.json`` and refuses any difference outside
+``RESUMABLE_FIELDS`` (fields that change neither the model nor the data nor the optimization), so
+a workdir can never silently mix two experiments. Config files written by older versions are
+migrated on read (``migrate_config``): ``beta`` (the KL weight) became ``kl_weight``.
+
+Every file is written atomically (``write_json``, ``write_bytes``, ``copy_file``: a temporary
+file, then ``os.replace``), so a reader never sees half a file; ``keep_aside`` renames a file to a
+time-stamped name that never replaces another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINT_DIR = "checkpoints"
+
+# Fields that may differ between the run in a workdir and a resumed (or evaluated) one.
+RESUMABLE_FIELDS = frozenset(
+  {
+    "num_epochs",
+    "keep_checkpoints",
+    "checkpoint_every_epochs",
+    "eval_every_epochs",
+    "image_every_epochs",
+    "progress_bar",
+    "eval_batch_size",
+    "data.source",
+    "data.data_dir",
+  }
+)
+# Renamed config fields: old name -> new name (config.json files of older versions).
+RENAMED_FIELDS = {"beta": "kl_weight"}
+
+
+class ConfigMismatchError(ValueError):
+  """A workdir holds a run whose config differs in a field that changes the model or data."""
+
+
+# ---------------------------------------------------------------------------- atomic writes
+
+
+def write_bytes(path: str, payload: bytes) -> None:
+  """Writes ``payload`` to ``path`` atomically (a temporary file in the same folder, then rename)."""
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "wb") as f:
+    f.write(payload)
+  os.replace(tmp, path)
+
+
+def write_json(path: str, obj, *, indent: int | None = 2, sort_keys: bool = False) -> None:
+  """Writes ``obj`` as JSON to ``path`` atomically."""
+  write_bytes(path, json.dumps(obj, indent=indent, sort_keys=sort_keys).encode())
+
+
+def copy_file(source: str, target: str) -> None:
+  """Copies ``source`` to ``target`` atomically; leaves ``target`` untouched if already equal."""
+  with open(source, "rb") as f:
+    payload = f.read()
+  if os.path.exists(target):
+    with open(target, "rb") as f:
+      if f.read() == payload:
+        return
+  tmp = f"{target}.tmp{os.getpid()}"
+  shutil.copyfile(source, tmp)
+  os.replace(tmp, target)
+
+
+def keep_aside(path: str) -> str:
+  """Renames ``path`` to ``path.<YYYYmmdd-HHMMSS>[-n]`` (never replacing a kept file); returns it."""
+  stamp = kept = f"{path}.{time.strftime('%Y%m%d-%H%M%S')}"
+  for n in range(1, 10000):
+    if not os.path.exists(kept):
+      break
+    kept = f"{stamp}-{n}"
+  os.replace(path, kept)
+  return kept
+
+
+def read_json(path: str):
+  with open(path) as f:
+    return json.load(f)
+
+
+# ----------------------------------------------------------------------------------- config
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+  flat = {}
+  for key, value in d.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, dict):
+      flat.update(_flatten(value, name + "."))
+    else:
+      flat[name] = list(value) if isinstance(value, tuple) else value
+  return flat
+
+
+def config_to_dict(config: ml_collections.ConfigDict) -> dict:
+  return json.loads(config.to_json_best_effort())
+
+
+def migrate_config(d: dict) -> dict:
+  """A config dict of an older version in today's field names (``RENAMED_FIELDS``)."""
+  d = dict(d)
+  for old, new in RENAMED_FIELDS.items():
+    if old in d and new not in d:
+      d[new] = d.pop(old)
+  return d
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a run in ``workdir`` was started with (migrated to today's field names)."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"no {CONFIG_FILE} in workdir {workdir!r}: not a training workdir")
+  return ml_collections.ConfigDict(_tuplify(migrate_config(read_json(path))))
+
+
+def _tuplify(d):
+  if isinstance(d, dict):
+    return {k: _tuplify(v) for k, v in d.items()}
+  if isinstance(d, list):
+    return tuple(_tuplify(v) for v in d)
+  return d
+
+
+def check_or_write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+  """Writes config.json in a new workdir; in an existing one, refuses incompatible changes."""
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, CONFIG_FILE)
+  new = config_to_dict(config)
+  if os.path.exists(path):
+    old_flat, new_flat = _flatten(migrate_config(read_json(path))), _flatten(new)
+    changed = sorted(
+      k
+      for k in set(old_flat) | set(new_flat)
+      if old_flat.get(k, "<absent>") != new_flat.get(k, "<absent>") and k not in RESUMABLE_FIELDS
+    )
+    if changed:
+      details = "; ".join(
+        f"{k}: {old_flat.get(k, '<absent>')!r} in the workdir, {new_flat.get(k, '<absent>')!r} now"
+        for k in changed
+      )
+      raise ConfigMismatchError(
+        f"workdir {workdir!r} holds a run with a different config ({details}). These fields "
+        f"change the model, data or optimization, so it cannot be resumed; use a new --workdir. "
+        f"Fields that may change on resume: {sorted(RESUMABLE_FIELDS)}"
+      )
+  write_json(path, new, sort_keys=True)
+
+
+# ------------------------------------------------------------------------------ checkpoints
+
+
+def manager(workdir: str, keep: int = 3, *, read_only: bool = False) -> ocp.CheckpointManager:
+  """Orbax manager over WORKDIR/checkpoints; steps are epochs. Only complete checkpoints count."""
+  options = ocp.CheckpointManagerOptions(
+    max_to_keep=keep, create=not read_only, read_only=read_only
+  )
+  return ocp.CheckpointManager(
+    os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)), options=options
+  )
+
+
+def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
+  mngr.save(epoch, args=ocp.args.StandardSave(state), force=True)
+
+
+def _check_epoch(mngr: ocp.CheckpointManager, epoch: int | None) -> int:
+  epoch = mngr.latest_step() if epoch is None else epoch
+  if epoch is None:
+    raise FileNotFoundError(f"no complete checkpoint in {mngr.directory}")
+  if epoch not in mngr.all_steps():
+    raise ValueError(
+      f"no checkpoint for epoch {epoch} in {mngr.directory}; available: {sorted(mngr.all_steps())}"
+    )
+  return epoch
+
+
+def _abstract(like):
+  return jax.tree.map(
+    lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=getattr(a, "sharding", None)), like
+  )
+
+
+def restore(mngr: ocp.CheckpointManager, like, epoch: int | None = None):
+  """Restores ``epoch`` (default: the latest complete one) onto the sharding of ``like``."""
+  epoch = _check_epoch(mngr, epoch)
+  return epoch, mngr.restore(epoch, args=ocp.args.StandardRestore(_abstract(like)))
+
+
+def restore_subtree(mngr: ocp.CheckpointManager, like: dict, epoch: int | None = None):
+  """Restores only the top-level entries of the checkpointed state that ``like`` names.
+
+  ``like`` is a dict such as ``{"params": ..., "stats": ...}`` of arrays or ShapeDtypeStructs
+  (with the shardings wanted); the other entries (the optimizer state, say) are not read.
+  """
+  epoch = _check_epoch(mngr, epoch)
+  abstract = _abstract(like)
+  restore_args = jax.tree.map(lambda a: ocp.ArrayRestoreArgs(sharding=a.sharding), abstract)
+  args = ocp.args.PyTreeRestore(item=abstract, restore_args=restore_args, partial_restore=True)
+  return epoch, mngr.restore(epoch, args=args)
+
+
+def read_checkpoint(workdir: str, epoch: int | None = None) -> dict:
+  """The checkpointed state of ``epoch`` (default: the latest) as a plain dict of numpy arrays,
+  read from the checkpoint's own metadata, onto this process's first device, whatever devices
+  wrote it (for inspection and comparisons; ``vae.load`` for a usable model)."""
+  mngr = manager(workdir, read_only=True)
+  try:
+    epoch = _check_epoch(mngr, epoch)
+    item = os.path.join(os.fspath(mngr.directory), str(epoch), "default")
+    tree = ocp.StandardCheckpointer().metadata(item).item_metadata.tree
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    abstract = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
+    restored = mngr.restore(epoch, args=ocp.args.StandardRestore(abstract))
+    return jax.tree.map(np.asarray, restored)
+  finally:
+    mngr.close()
+
+
+# ---------------------------------------------------------------------------------- metrics
+
+
+def read_metrics(workdir: str) -> list[dict]:
+  path = os.path.join(workdir, METRICS_FILE)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def truncate_metrics(workdir: str, last_epoch: int) -> None:
+  """Drops metric lines of epochs after ``last_epoch`` (they are recomputed after a resume)."""
+  path = os.path.join(workdir, METRICS_FILE)
+  if os.path.exists(path):
+    rows = [r for r in read_metrics(workdir) if r["epoch"] <= last_epoch]
+    write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def append_metrics(workdir: str, row: dict) -> None:
+  with open(os.path.join(workdir, METRICS_FILE), "a") as f:
+    f.write(json.dumps(row) + "\n")
