@@ -18,7 +18,9 @@ asymmetric around it (target 0.2: 0.5448 nats at 0.1, 0.5261 at 0.3), which is t
 What the evaluation reads it as (``as_density``, ``reading``): the CB paper's protocol
 for a Bernoulli VAE on grey pixels is to read its lambda as a continuous Bernoulli, either as the CB
 parameter itself (the reading ``cb_lambda``) or through the inverse-mean map, the CB whose *mean*
-is lambda (``as_density``: the stand-in density of the common measure).
+is lambda (``as_density``: the stand-in density of the common measure). With ``lambda_clip`` (the
+CB paper's notebooks: 1e-4, off by default) the decoder's lambda is clipped to [c, 1 - c], and so is
+every continuous Bernoulli it is read as: the one from the inverse-mean map after the map.
 
 Numerics: everything is computed from the logit. ``softplus`` is exact for all finite logits, so
 ``log_prob`` is finite with finite gradients for |logit| up to float max; there are no clamps.
@@ -31,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from likelihoods.base import Distribution, Likelihood, float_dtype
-from likelihoods.continuous_bernoulli import ContinuousBernoulli, logits_from_mean
+from likelihoods.continuous_bernoulli import ContinuousBernoulli, clip_logits, logits_from_mean
 
 
 @flax.struct.dataclass
@@ -39,6 +41,8 @@ class Bernoulli(Distribution):
   """Bernoulli(sigmoid(logits)), elementwise. ``log_prob`` accepts any x in [0, 1] (cross-entropy)."""
 
   logits: jax.Array
+  # lambda clip of the continuous Bernoullis it is read as (``clip_logits``; 0: none).
+  lambda_clip: float = flax.struct.field(pytree_node=False, default=0.0)
 
   support = "binary"
   stand_in = "lambda read as the mean of a continuous Bernoulli (the CB paper's inverse-mean map)"
@@ -50,11 +54,11 @@ class Bernoulli(Distribution):
 
   def as_density(self) -> ContinuousBernoulli:
     """The continuous Bernoulli whose mean is lambda (the CB paper's inverse-mean map)."""
-    return ContinuousBernoulli(logits=logits_from_mean(self.probs))
+    return ContinuousBernoulli(logits=clip_logits(logits_from_mean(self.probs), self.lambda_clip))
 
   def reading(self, name: str) -> ContinuousBernoulli:
     if name == "cb_lambda":
-      return ContinuousBernoulli(logits=self.logits)
+      return ContinuousBernoulli(logits=clip_logits(self.logits, self.lambda_clip))
     return super().reading(name)
 
   def log_prob(self, x):
@@ -82,14 +86,20 @@ class Bernoulli(Distribution):
 
 
 class BernoulliLikelihood(Likelihood):
-  """``bernoulli``: one logit per pixel; ``log_likelihood`` is minus the summed binary cross-entropy."""
+  """``bernoulli``: one logit per pixel; ``log_likelihood`` is minus the summed binary cross-entropy.
+
+  ``lambda_clip`` (default 0, off): lambda clipped to [c, 1 - c] as in the CB paper's notebooks
+  (c = 1e-4), in the decoder and in every continuous Bernoulli it is read as."""
+
+  lambda_clip: float = 0.0
 
   num_outputs = 1
   display_name = "lambda"
   distribution_type = Bernoulli
 
   def distribution(self, raw, x=None, *, train=False):
-    return Bernoulli(logits=raw[..., 0])
+    logits = clip_logits(raw[..., 0], self.lambda_clip)
+    return Bernoulli(logits=logits, lambda_clip=self.lambda_clip)
 
   def display(self, raw):
-    return jax.nn.sigmoid(raw[..., 0])
+    return jax.nn.sigmoid(clip_logits(raw[..., 0], self.lambda_clip))

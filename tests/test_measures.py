@@ -37,11 +37,12 @@ def _context(decoder: str, names) -> measures.Context:
 
 @pytest.mark.parametrize("decoder", ["bernoulli", "continuous_bernoulli", "gaussian_optimal"])
 def test_every_measure_returns_flat_keys_under_its_name(decoder):
-  result = evaluator.evaluate_seed(_context(decoder, evaluator.DEFAULT_MEASURES))
+  names = (*evaluator.DEFAULT_MEASURES, "reading_elbos")
+  result = evaluator.evaluate_seed(_context(decoder, names))
   timings = result.pop("timings_seconds")
-  assert list(timings) == list(evaluator.DEFAULT_MEASURES)
+  assert list(timings) == list(names)
   for key in result:
-    assert any(key == m or key.startswith(m + "/") for m in evaluator.DEFAULT_MEASURES), key
+    assert any(key == m or key.startswith(m + "/") for m in names), key
   assert result["elbo"]["n"] == 20 and np.isfinite(result["iw_log_likelihood"]["mean"])
   assert np.isfinite(result["common/bits_per_dim"]["mean"])
   assert 0 <= result["knn_accuracy"] <= 1 and 0 <= result["active_units"] <= 3
@@ -52,7 +53,12 @@ def test_every_measure_returns_flat_keys_under_its_name(decoder):
     assert np.isfinite(result["readings/cb_lambda/log_likelihood"]["mean"])
     assert "no continuous cdf" in result["discretized/not_applicable"]
     assert result["intensity/display_parameter"] == "lambda"
+    # log CB(x | lambda) = the cross-entropy + log C(lambda) >= it + log 2 per pixel
+    gain = result["reading_elbos/cb_lambda"]["mean"] - result["elbo"]["mean"]
+    assert gain > 784 * np.log(2) - 20
+    assert "inverse-mean" in result["reading_elbos/as_density"]["measure"]
   else:
+    assert "reading_elbos/not_applicable" in result
     assert "cross_entropy/not_applicable" in result and "readings/not_applicable" in result
     assert np.isfinite(result["discretized/nll"]["mean"])
   head = evaluation.headline({"per_seed": [result]})

@@ -91,6 +91,21 @@ def test_findings_follow_the_numbers():
   assert "**recon. MSE**: best is `gaussian_shared`" in text
 
 
+def test_per_decoder_settings_and_the_paper_variant():
+  c = study_configs.get_config("paper")
+  assert c.decoders == ("bernoulli", "continuous_bernoulli", "gaussian_decoder", "beta")
+  runs = {d: study.run_config(c, d) for d in c.decoders}
+  assert {d: r.batch_size for d, r in runs.items()} == dict.fromkeys(c.decoders, 50)
+  assert all(r.optimizer.clip_value == 1.0 and r.num_epochs == 100 for r in runs.values())
+  assert runs["gaussian_decoder"].optimizer.learning_rate == 1e-4
+  assert runs["beta"].optimizer.learning_rate == 1e-3
+  assert runs["bernoulli"].likelihood_options.lambda_clip == 1e-4
+  assert dict(runs["gaussian_decoder"].likelihood_options) == {"sigma": "decoder"}
+  c.per_decoder["beta"] = {"optimizer": {"learning_rat": 1.0}}
+  with pytest.raises(ValueError, match="per_decoder.beta.optimizer.learning_rat"):
+    study.run_config(c, "beta")
+
+
 def test_unknown_study_variant_is_named():
   with pytest.raises(ValueError, match="'gpu'"):
     study_configs.get_config("gpu")

@@ -176,6 +176,8 @@ HEADLINE = {
   "sharpness_ratio": ("intensity/mean", "sharpness_ratio", "mean"),
   "sharpness_ratio_display": ("intensity/display", "sharpness_ratio", "mean"),
   "cb_lambda_log_likelihood": ("readings/cb_lambda/log_likelihood", "mean"),
+  "elbo_as_density": ("reading_elbos/as_density", "mean"),
+  "elbo_cb_lambda": ("reading_elbos/cb_lambda", "mean"),
   "cross_entropy": ("cross_entropy", "mean"),
 }
 

@@ -15,6 +15,8 @@ says bits/dim, higher is better for log-likelihoods.
                          dequantized test set ((pixel + u)/256, one noise seed): nats, bits/dim
 ``cross_entropy``        a non-density's own "likelihood" at that set (labelled not comparable)
 ``readings``             the other densities a non-density is read as (``Distribution.readings``)
+``reading_elbos``        a non-density's ELBO under its stand-in density and its readings, at its
+                         own test inputs (the CB paper's numbers for a Bernoulli VAE)
 ``discretized``          exact 8-bit likelihood of the integer test images (decoders with a cdf)
 ``knn_accuracy``         15-nearest-neighbour accuracy on encoder means (fit on train)
 ``active_units``         latent units with Cov_x(E_q[z_u]) > 0.01
@@ -183,6 +185,25 @@ def readings(ctx: Context, key) -> dict:
   for name, note in found.items():
     ll = ctx.iw(key_for(key, name), ctx.x_tilde, scores.Reading(name), ctx.x_tilde)
     out.update(_density_stats(f"readings/{name}", ll, note))
+  return out
+
+
+@measure("reading_elbos")
+def reading_elbos(ctx: Context, key) -> dict:
+  dist = ctx.distribution_type
+  if dist.is_density():
+    return {"reading_elbos/not_applicable": "a density: its ELBO is the elbo measure"}
+  targets = {"as_density": (scores.as_density, dist.stand_in)}
+  targets.update({name: (scores.Reading(name), note) for name, note in dist.readings.items()})
+  out = {}
+  for name, (score, note) in targets.items():
+    k = key_for(key, name)
+    values = batching.map_batches(
+      lambda i, xb: ctx.run.elbo(xb, jax.random.fold_in(k, i), score=score, target=xb),
+      ctx.x,
+      batch_size=ctx.config.batch_size,
+    )
+    out[f"reading_elbos/{name}"] = {**mean_and_stderr(values), "measure": note}
   return out
 
 

@@ -72,9 +72,10 @@ class Run:
     dist = self.decode(z)
     return dist.sample(k_x) if from_decoder else dist.mean()
 
-  def elbo(self, x, key, num_samples: int = 1):
-    """Per-image ELBO (analytic KL) under the run's own likelihood, nats."""
-    return objective.elbo(self.pieces(x, key, num_samples))
+  def elbo(self, x, key, num_samples: int = 1, *, score=None, target=None):
+    """Per-image ELBO (analytic KL), nats: under the run's own likelihood, or the ``score``
+    (``vae.evaluation.scores``) of ``target``."""
+    return objective.elbo(self.pieces(x, key, num_samples, score=score, target=target))
 
   def log_likelihood(
     self,

@@ -4,6 +4,6 @@
 ``figures`` its figures.
 """
 
-from vae.study.grid import run_config, run_study
+from vae.study.grid import run_config, run_grid, run_study
 
-__all__ = ["run_config", "run_study"]
+__all__ = ["run_config", "run_grid", "run_study"]

@@ -35,7 +35,9 @@ STUDY_CONFIG_FILE = "study_config.json"
 
 
 def run_config(config, decoder: str) -> ml_collections.ConfigDict:
-  """The training config of one decoder of the study (``config.train`` with its likelihood)."""
+  """The training config of one decoder of the study: ``config.train`` with the decoder's
+  likelihood, then the decoder's entry of ``config.per_decoder`` (if any) merged over it (a
+  paper's per-decoder settings: the CB paper's Gaussian at learning rate 1e-4, say)."""
   try:
     d = decoders.get(decoder)
   except ValueError as e:
@@ -43,7 +45,25 @@ def run_config(config, decoder: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict(config.train.to_dict())
   c.likelihood = d.likelihood
   c.likelihood_options = ml_collections.ConfigDict(dict(d.options))
+  overrides = config.get("per_decoder", {}).get(decoder)
+  if overrides:
+    _merge(c, overrides.to_dict() if hasattr(overrides, "to_dict") else dict(overrides), decoder)
   return c
+
+
+def _merge(c: ml_collections.ConfigDict, overrides: dict, decoder: str, prefix: str = "") -> None:
+  for key, value in overrides.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, dict) and key != "likelihood_options":
+      if key not in c:
+        raise ValueError(f"per_decoder.{decoder}.{name}: the training config has no {name!r}")
+      _merge(c[key], value, decoder, name + ".")
+    elif key == "likelihood_options":
+      c.likelihood_options.update(value)
+    elif key not in c:
+      raise ValueError(f"per_decoder.{decoder}.{name}: the training config has no {name!r}")
+    else:
+      c[key] = value
 
 
 def _migrate(study: dict) -> dict:
@@ -73,7 +93,18 @@ def _eval_settings(study: dict) -> dict:
 
 
 def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
-  """Trains, evaluates and reports; returns the path of REPORT.md."""
+  """Trains, evaluates and reports; returns the path of REPORT.md ("" if interrupted)."""
+  results = run_grid(config, workdir)
+  if results is None:
+    return ""
+  path = report.write_report(workdir, config, results)
+  log.info("report: %s", path)
+  return path
+
+
+def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
+  """Trains and evaluates every decoder (resuming); decoder -> its evaluation (None if
+  interrupted). Each evaluation's ``workdir`` is the run's folder as a path from here."""
   for decoder in config.decoders:
     run_config(config, decoder)  # fail fast on an unknown name, before any training
   evaluation.evaluator.check_config(config.eval)
@@ -86,7 +117,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
     outcome = train_and_evaluate(run_config(config, decoder), run_dir)
     if outcome.interrupted:
       log.warning("study interrupted during %s; run the same command again to resume", decoder)
-      return ""
+      return None
     log.info(
       "[%d/%d] %s: trained (%.0f s); evaluating",
       i + 1,
@@ -96,6 +127,4 @@ def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
     )
     result = evaluation.evaluate_workdir(run_dir, None, config.eval, relative_to=workdir)
     results[decoder] = {**result, "workdir": run_dir}  # in memory: a path that opens from here
-  path = report.write_report(workdir, config, results)
-  log.info("report: %s", path)
-  return path
+  return results

@@ -1,0 +1,47 @@
+"""Reproduce a paper's published numbers: run its protocol, then write REPRODUCTION.md.
+
+    python -m experiments.reproduce --config experiments/configs/reproduce.py:cb_paper \
+        --workdir runs/reproduce_cb [--config.study.train.num_seeds=2] \
+        [--config.study.decoders='("bernoulli","continuous_bernoulli")']
+
+Runs (or resumes) the anchor's study in WORKDIR (its REPORT.md included), then compares each
+published number with ours under the tolerance fixed in the config. Anchors:
+``experiments/configs/reproduce.py``.
+"""
+
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+import experiments
+from vae import study, workdir
+from vae.study import report, reproduction
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file(
+  "config", "experiments/configs/reproduce.py", "Anchor config (path:anchor).", lock_config=True
+)
+flags.DEFINE_string("workdir", None, "Directory for the study's runs, REPORT.md, REPRODUCTION.md.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  del argv
+  experiments.setup()
+  config = FLAGS.config
+  try:
+    results = study.run_grid(config.study, FLAGS.workdir)
+    if results is None:
+      print("interrupted; run the same command again to resume")
+      return
+    report.write_report(FLAGS.workdir, config.study, results)
+    command = "python -m experiments.reproduce " + " ".join(sys.argv[1:])
+    path = reproduction.write(FLAGS.workdir, config, results, command)
+  except (workdir.ConfigMismatchError, ValueError) as e:
+    sys.exit(f"error: {e}")
+  print(open(path).read())
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,119 @@
+"""REPRODUCTION.md: published numbers next to ours, with tolerances fixed before the run.
+
+The anchors and their tolerances are configs (``experiments/configs/reproduce.py``); this module
+only compares. A row whose decoder has no run in the study says "needs an accelerator"; a
+measure the evaluation did not compute says "not measured".
+"""
+
+from __future__ import annotations
+
+import os
+
+from vae import evaluation
+from vae import workdir as wd
+
+NEEDS_ACCELERATOR = "needs an accelerator"
+
+
+def _value(table: dict, decoder: str, measure: str, negate: bool = False):
+  """(mean, std, per_seed) of ``measure`` for ``decoder``, or None."""
+  entry = table.get(decoder, {}).get(measure)
+  if entry is None:
+    return None
+  sign = -1.0 if negate else 1.0
+  return sign * entry["mean"], entry["std"], [sign * v for v in entry["per_seed"]]
+
+
+def compare(config, results: dict) -> tuple[list[dict], list[dict]]:
+  """(rows, orderings): each published number or ordering with ours and a verdict."""
+  table = {d: evaluation.headline(r) for d, r in results.items()}
+  rows = []
+  for spec in config.rows:
+    row = dict(spec)
+    if spec["decoder"] not in results:
+      row["verdict"] = NEEDS_ACCELERATOR
+    elif (value := _value(table, spec["decoder"], spec["measure"], spec["negate"])) is None:
+      row["verdict"] = f"not measured ({spec['measure']} is not in the evaluation)"
+    else:
+      mean, std, per_seed = value
+      result = results[spec["decoder"]]
+      diff = mean - spec["published"]
+      row.update(
+        ours=mean,
+        std=std,
+        seeds=len(per_seed),
+        epochs=result["epoch"],
+        difference=diff,
+        verdict="reproduced" if abs(diff) <= spec["tolerance"] else "not reproduced",
+      )
+    rows.append(row)
+  orderings = []
+  for spec in config.get("orderings", []):
+    row = dict(spec)
+    measure = spec["measure"]
+    names = [*spec["above"], *spec["below"]]
+    missing = [d for d in names if d not in results]
+    values = {
+      d: _value(table, d, measure[d] if isinstance(measure, dict) else measure)
+      for d in names
+      if d not in missing
+    }
+    if missing:
+      row["verdict"] = f"{NEEDS_ACCELERATOR} (no run of {', '.join(missing)})"
+    elif any(v is None for v in values.values()):
+      row["verdict"] = "not measured"
+    else:
+      means = {d: v[0] for d, v in values.items()}
+      holds = min(means[d] for d in spec["above"]) > max(means[d] for d in spec["below"])
+      row.update(values=means, verdict="holds" if holds else "does not hold")
+    orderings.append(row)
+  return rows, orderings
+
+
+def _fmt(x: float) -> str:
+  return f"{x:.4f}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def write(workdir: str, config, results: dict, command: str) -> str:
+  """Writes WORKDIR/REPRODUCTION.md; returns its path."""
+  rows, orderings = compare(config, results)
+  t = config.study.train
+  lines = [
+    f"# Reproduction: {config.title}",
+    "",
+    f"Command: `{command}`",
+    "",
+    f"Protocol: `experiments/configs/study.py:{config.study.variant}` with {t.num_epochs} epochs, "
+    f"batch {t.batch_size}, {t.num_seeds} seed(s) per decoder; decoders run: "
+    + (", ".join(f"`{d}`" for d in results) or "none")
+    + ". Tolerances were fixed in `experiments/configs/reproduce.py` before the runs.",
+    "",
+    "| published number | decoder | published | ours (mean ± std) | seeds | epochs | difference "
+    "| tolerance | verdict |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ]
+  for r in rows:
+    if "ours" in r:
+      ours = f"{_fmt(r['ours'])} ± {_fmt(r['std'])}"
+      cells = [ours, str(r["seeds"]), str(r["epochs"]), f"{r['difference']:+.1f}"]
+    else:
+      cells = ["—", "—", "—", "—"]
+    lines.append(
+      f"| {r['name']} | `{r['decoder']}` | {_fmt(r['published'])} | "
+      + " | ".join(cells)
+      + f" | ± {_fmt(r['tolerance'])} | **{r['verdict']}** |"
+    )
+  if orderings:
+    lines += ["", "| published ordering | ours | verdict |", "|---|---|---|"]
+    for r in orderings:
+      ours = ", ".join(f"`{d}` {_fmt(v)}" for d, v in r.get("values", {}).items()) or "—"
+      lines.append(f"| {r['name']} | {ours} | **{r['verdict']}** |")
+  deviations = list(config.get("deviations", []))
+  if t.num_seeds < 10 and results:
+    deviations.insert(0, f"{t.num_seeds} seed(s) per decoder; the paper averages 10 runs.")
+  lines += ["", "## Deviations from the published protocol", ""]
+  lines += [f"- {d}" for d in deviations] or ["- none"]
+  lines += ["", "Sources: " + "; ".join(sorted({r["source"] for r in rows})), ""]
+  path = os.path.join(workdir, "REPRODUCTION.md")
+  wd.write_bytes(path, "\n".join(lines).encode())
+  return path
