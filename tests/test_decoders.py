@@ -65,7 +65,13 @@ def test_configs_take_their_decoders_from_the_table():
   with pytest.raises(ValueError, match="'sigma2'.*fixed"):
     gaussian.get_config("sigma2")
   c = default.for_decoder("continuous_bernoulli")
-  assert (c.likelihood, dict(c.likelihood_options)) == ("continuous_bernoulli", {})
+  assert (c.likelihood, dict(c.likelihood_options)) == (
+    "continuous_bernoulli",
+    {"lambda_clip": 0.0},
+  )
+  assert set(default.for_decoder("gaussian_shared").likelihood_options) == {
+    "sigma", "mean", "fixed_sigma", "log_sigma_min", "init_log_sigma", "stats_momentum"
+  }  # fmt: skip
   for variant in study_configs.VARIANTS:
     for name in study_configs.get_config(variant).decoders:
       decoders.get(name)

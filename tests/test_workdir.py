@@ -36,6 +36,17 @@ def test_an_old_config_json_migrates_on_read(tmp_path):
     wd.check_or_write_config(str(tmp_path), c)
 
 
+def test_an_option_at_its_default_is_the_same_run_as_one_left_out(tmp_path):
+  c = default.for_decoder("gaussian_optimal")  # every option listed, at its default
+  old = wd.config_to_dict(c)
+  old["likelihood_options"] = {"sigma": "optimal", "mean": "sigmoid"}  # as older configs wrote
+  (tmp_path / wd.CONFIG_FILE).write_text(json.dumps(old))
+  wd.check_or_write_config(str(tmp_path), c)
+  c.likelihood_options.stats_momentum = 0.9
+  with pytest.raises(wd.ConfigMismatchError, match="likelihood_options.stats_momentum"):
+    wd.check_or_write_config(str(tmp_path), c)
+
+
 def test_atomic_writes_leave_no_temporary_files(tmp_path):
   path = str(tmp_path / "a.json")
   wd.write_json(path, {"x": [1, 2]})

@@ -31,6 +31,8 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+import likelihoods
+
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
@@ -129,6 +131,18 @@ def migrate_config(d: dict) -> dict:
   return d
 
 
+def _with_default_options(d: dict) -> dict:
+  """``likelihood_options`` with the likelihood's defaults filled in: an option left out and the
+  same option at its default are the same run."""
+  name = d.get("likelihood")
+  if name not in likelihoods.available():
+    return d
+  return {
+    **d,
+    "likelihood_options": {**likelihoods.options(name), **d.get("likelihood_options", {})},
+  }
+
+
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a run in ``workdir`` was started with (migrated to today's field names)."""
   path = os.path.join(workdir, CONFIG_FILE)
@@ -151,7 +165,8 @@ def check_or_write_config(workdir: str, config: ml_collections.ConfigDict) -> No
   path = os.path.join(workdir, CONFIG_FILE)
   new = config_to_dict(config)
   if os.path.exists(path):
-    old_flat, new_flat = _flatten(migrate_config(read_json(path))), _flatten(new)
+    old = _with_default_options(migrate_config(read_json(path)))
+    old_flat, new_flat = _flatten(old), _flatten(_with_default_options(new))
     changed = sorted(
       k
       for k in set(old_flat) | set(new_flat)

@@ -12,6 +12,7 @@ Their batch size is not stated; we use 128 (the PyTorch example's).
 
 import ml_collections
 
+import likelihoods
 from likelihoods import decoders
 
 
@@ -62,9 +63,14 @@ def get_config() -> ml_collections.ConfigDict:
 
 
 def for_decoder(name: str, **extra_options) -> ml_collections.ConfigDict:
-  """``get_config()`` with the likelihood of decoder ``name`` (``likelihoods.decoders``)."""
+  """``get_config()`` with the likelihood of decoder ``name`` (``likelihoods.decoders``).
+
+  ``likelihood_options`` lists every option of the likelihood (defaults filled in), so each can
+  be set from the command line (``--config.likelihood_options.lambda_clip=1e-4``)."""
   d = decoders.get(name)
   c = get_config()
   c.likelihood = d.likelihood
-  c.likelihood_options = ml_collections.ConfigDict({**d.options, **extra_options})
+  defaults = {k: v for k, v in likelihoods.options(d.likelihood).items() if k != "event_ndims"}
+  options = {**defaults, **d.options, **extra_options}
+  c.likelihood_options = ml_collections.ConfigDict(options)
   return c
