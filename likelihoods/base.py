@@ -167,6 +167,11 @@ class Likelihood(nn.Module):
   def outputs_per_pixel(self) -> int:
     return self.num_outputs
 
+  def learns_scale(self) -> bool:
+    """Whether the decoder's spread is learned or computed apart from its mean (a Gaussian's
+    sigma but the fixed one): training then reports its trajectory against its optimum."""
+    return False
+
   def log_likelihood(self, raw: jax.Array, x: jax.Array, *, train: bool = False) -> jax.Array:
     """log p(x | decoder output), summed over the pixels of each example (nats)."""
     return sum_event(self(raw, x, train=train).log_prob(x), self.event_ndims)

@@ -124,6 +124,9 @@ class GaussianLikelihood(Likelihood):
   def outputs_per_pixel(self) -> int:
     return 2 if self.sigma == "decoder" else 1
 
+  def learns_scale(self) -> bool:
+    return self.sigma != "fixed"
+
   def _loc(self, raw):
     return jax.nn.sigmoid(raw[..., 0]) if self.mean == "sigmoid" else raw[..., 0]
 

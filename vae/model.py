@@ -151,6 +151,11 @@ class VAE(nn.Module):
     """The decoder distribution p(x | z) (evaluation mode of the likelihood's statistics)."""
     return self.likelihood(self.decoder(z, train=train), train=False)
 
+  def sampled_reconstruction(self, x):
+    """p(x | z) at one z ~ q(z | x) (RNG stream ``sample``), evaluation mode."""
+    mean, std = self.encode(x)
+    return self.decode(Normal(loc=mean, scale=std).sample(self.make_rng("sample")))
+
   def decode_display(self, z):
     """The likelihood's display parameter for z (Bernoulli/CB: lambda; others: the mean)."""
     return self.likelihood.display(self.decoder(z, train=False))

@@ -25,6 +25,7 @@ import ml_collections
 
 from experiments.configs import default
 from vae import evaluation
+from vae.study import convergence
 
 # Names from the decoder table (likelihoods.decoders); gaussian_decoder is left out of the study.
 ALL_DECODERS = (
@@ -51,6 +52,7 @@ def get_config(variant: str = "cpu"):
   # decoder name -> fields of ``train`` that differ for that decoder (a paper's per-decoder
   # settings), e.g. {"gaussian_decoder": {"optimizer": {"learning_rate": 1e-4}}}
   c.per_decoder = ml_collections.ConfigDict()
+  c.convergence = convergence.default_config()  # when the report flags a run as not converged
   c.eval = evaluation.default_config()
   globals()[f"_{variant}"](c)
   return c
@@ -69,7 +71,7 @@ def _smoke(c):
 
 def _cpu(c):
   t = c.train
-  t.data.train_size, t.num_epochs, t.num_seeds = 10000, 10, 3
+  t.data.train_size, t.num_epochs, t.num_seeds = 0, 20, 3
   e = c.eval
   e.num_importance_samples, e.test_size, e.knn_train_size = 100, 2000, 10000
   e.num_generated = 2000

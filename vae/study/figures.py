@@ -91,6 +91,29 @@ def learning_curves_figure(path: str, results: dict) -> None:
   plt.close(fig)
 
 
+def sigma_figure(path: str, results: dict) -> None:
+  """Per epoch, each learned sigma (RMS over test pixels) against its optimum given the means."""
+  fig, ax = plt.subplots(figsize=(6, 3.6))
+  for decoder, result in results.items():
+    rows = [r for r in wd.read_metrics(result["workdir"]) if "sigma_rms" in r.get("test", {})]
+    if rows:
+      epochs = [r["epoch"] for r in rows]
+      (line,) = ax.plot(epochs, [r["test"]["sigma_rms"] for r in rows], label=f"{decoder}: sigma")
+      ax.plot(
+        epochs,
+        [r["test"]["sigma_optimal"] for r in rows],
+        ls="--",
+        color=line.get_color(),
+        label=f"{decoder}: optimum",
+      )
+  ax.set(xlabel="epoch", ylabel="sigma", yscale="log", title="learned sigma vs its optimum")
+  if ax.lines:
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
 def image_figures(workdir: str, results: dict, num: int = 10) -> dict:
   """reconstructions.png (same test digits, every decoder) and samples.png; returns checks."""
   checks = {"kl": {}}

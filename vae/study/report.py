@@ -13,7 +13,7 @@ import numpy as np
 from likelihoods import decoders
 from vae import evaluation
 from vae import workdir as wd
-from vae.study import figures
+from vae.study import convergence, figures
 
 # column -> (header, format, better: "max" | "min" | "one" | "zero" | None = not comparable)
 COLUMNS = {
@@ -72,26 +72,50 @@ def winners(table: dict) -> dict:
   return out
 
 
-def markdown_table(table: dict) -> str:
+def markdown_table(table: dict, flagged: dict | None = None) -> str:
+  """The table; with ``flagged`` (decoder -> reasons), a last column says whether it converged."""
   cols = list(COLUMNS)
+  extra = flagged is not None
   lines = [
-    "| decoder | " + " | ".join(COLUMNS[c][0] for c in cols) + " |",
-    "|---|" + "---|" * len(cols),
+    "| decoder | "
+    + " | ".join(COLUMNS[c][0] for c in cols)
+    + (" | converged |" if extra else " |"),
+    "|---|" + "---|" * (len(cols) + extra),
   ]
   for decoder, row in table.items():
-    lines.append(f"| {decoder} | " + " | ".join(_cell(row, c) for c in cols) + " |")
+    cells = [_cell(row, c) for c in cols]
+    if extra:
+      cells.append("**no**" if decoder in flagged else "yes")
+    lines.append(f"| {decoder} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------- findings
 
 
-def findings(table: dict, checks: dict) -> list[str]:
-  """Sentences generated from the numbers; each claim with its criterion and verdict."""
+def findings(table: dict, checks: dict, flagged: dict | None = None) -> list[str]:
+  """Sentences generated from the numbers; each claim with its criterion and verdict.
+
+  ``flagged``: decoder -> reasons its run is not converged (``convergence.assess``); a finding
+  that rests on such a run gives no verdict and says which runs."""
+  flagged = flagged or {}
+
+  def verdict(holds, rests_on) -> str:
+    unconverged = [d for d in rests_on if d in flagged]
+    if unconverged:
+      runs = ", ".join(f"`{d}`" for d in unconverged)
+      return f"No verdict: rests on run(s) not converged ({runs})"
+    return _verdict(holds)
+
   out = []
   names = {c: COLUMNS[c][0] for c in COLUMNS}
   for column, (best, value) in winners(table).items():
-    out.append(f"**{names[column]}**: best is `{best}` ({COLUMNS[column][1].format(value)}).")
+    compared = [d for d, row in table.items() if column in row]
+    unconverged = [d for d in compared if d in flagged]
+    text = f"**{names[column]}**: best is `{best}` ({COLUMNS[column][1].format(value)})"
+    if unconverged:
+      text += " (no verdict: " + ", ".join(f"`{d}`" for d in unconverged) + " not converged)"
+    out.append(text + ".")
   bce = _first(table, "bce")
   others = {d: r for d, r in table.items() if d != bce}
   b = table.get(bce)
@@ -102,7 +126,7 @@ def findings(table: dict, checks: dict) -> list[str]:
     out.append(
       f"Claim *BCE is biased toward 0.5*: Bernoulli reconstructions move toward 0.5 by "
       f"{shift:+.4f} per pixel on average (median of the other decoders {rest:+.4f}). "
-      f"Criterion: positive and above the others' median. **{_verdict(holds)}**."
+      f"Criterion: positive and above the others' median. **{verdict(holds, table)}**."
     )
   if b and others and "sharpness_ratio" in b:
     sharp = b["sharpness_ratio"]["mean"]
@@ -110,7 +134,7 @@ def findings(table: dict, checks: dict) -> list[str]:
     out.append(
       f"Claim *BCE blurs*: the Bernoulli mean keeps {sharp:.3f} of the data's "
       f"image-gradient energy (median of the others {rest:.3f}). Criterion: below the "
-      f"others' median. **{_verdict(sharp < rest)}**."
+      f"others' median. **{verdict(sharp < rest, table)}**."
     )
   mse = _first(table, "mse")
   if "mse_identity" in checks:
@@ -135,7 +159,7 @@ def findings(table: dict, checks: dict) -> list[str]:
       f"reconstruction MSE {fixed['recon_mse']['mean']:.2f} and test KL "
       f"{kl[mse]:.1f} nats; {detail}. Criterion: every learned sigma has a "
       f"lower MSE and a larger KL (uses its latents more). "
-      f"**{_verdict(better_mse and more_kl)}**."
+      f"**{verdict(better_mse and more_kl, [mse, *learned])}**."
     )
   return out
 
@@ -155,7 +179,13 @@ def _verdict(holds) -> str:
 def write_report(workdir: str, config, results: dict) -> str:
   """Writes REPORT.md and its figures into ``workdir``; returns the report's path."""
   table = summarize(results)
+  criteria = config.get("convergence") or convergence.default_config()
+  assessed = {
+    d: convergence.assess(wd.read_metrics(r["workdir"]), criteria) for d, r in results.items()
+  }
+  flagged = {d: a["flags"] for d, a in assessed.items() if a["flags"]}
   checks = figures.image_figures(workdir, results)
+  figures.sigma_figure(os.path.join(workdir, "sigma.png"), results)
   figures.intensity_figure(os.path.join(workdir, "intensity.png"), results)
   figures.learning_curves_figure(os.path.join(workdir, "learning_curves.png"), results)
   figures.loss_geometry_figure(
@@ -176,7 +206,7 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     "## Table",
     "",
-    markdown_table(table),
+    markdown_table(table, flagged),
     "",
     "Columns: *ELBO* and *IW log-lik.* are under each decoder's own likelihood (nats, higher is "
     "better) and are **not comparable across decoders** (a Bernoulli on grey pixels is not a "
@@ -191,7 +221,27 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     "## Findings (generated from the numbers above)",
     "",
-    *[f"- {s}" for s in findings(table, checks)],
+    *[f"- {s}" for s in findings(table, checks, flagged)],
+    "",
+    "## Convergence",
+    "",
+    f"A run is flagged when its test ELBO still rose over the last {100 * criteria.window:.0f}% "
+    f"of its epochs by more than {criteria.max_elbo_rise_nats:g} nats per image, or a learned "
+    f"sigma is more "
+    f"than {100 * criteria.max_sigma_gap:.0f}% from its analytic optimum (the root mean squared "
+    "error of the decoder mean); findings that rest on a flagged run give no verdict.",
+    "",
+    *[
+      f"- `{d}`: "
+      + ("; ".join(a["flags"]) if a["flags"] else "converged")
+      + (f" (ELBO rise over the window {a['elbo_rise']:+.1f} nats)" if "elbo_rise" in a else "")
+      for d, a in assessed.items()
+    ],
+    "",
+    "![sigma](sigma.png)",
+    "",
+    "Learned sigmas (root mean square over test pixels) per epoch against the optimum given the "
+    "decoder means (the root mean squared error); empty if no decoder learns its sigma.",
     "",
     "## Figures",
     "",

@@ -99,27 +99,47 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
 
 
 def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
-  """(states, x float [N, 28, 28] preprocessed, key) -> per-seed test means of elbo/recon/kl."""
+  """(states, x float [N, 28, 28] preprocessed, key) -> per-seed test means of elbo/recon/kl.
+
+  For a decoder that learns its scale (``Likelihood.learns_scale``) also ``sigma_rms``, the root
+  mean square of its sigma over the test pixels, and ``sigma_optimal``, the root mean squared
+  error of its mean: the maximum-likelihood sigma of a shared sigma given the means (and the root
+  mean square of the per-pixel optima), both at the same latent draw as the ELBO.
+  """
   eb = config.eval_batch_size
+  scale = model.likelihood.learns_scale()
 
   def one_seed(state: TrainState, x, key):
     xb, mask = batching.split_batches(x, eb)
 
     def body(totals, inputs):
       xi, mi, k = inputs
-      out = _apply(
-        model, state.params, state.stats, shard_batch(xi, mesh), (k, k), train=False, num_samples=1
-      )
+      xi = shard_batch(xi, mesh)
+      out = _apply(model, state.params, state.stats, xi, (k, k), train=False, num_samples=1)
       values = {"elbo": objective.elbo(out), "recon": out["log_px_z"][0], "kl": out["kl"]}
+      if scale:
+        dist = model.apply(
+          {"params": state.params, **state.stats},
+          xi,
+          method=VAE.sampled_reconstruction,
+          rngs={"sample": k},
+        )
+        values["variance"] = jnp.mean(dist.variance(), (-2, -1))
+        values["squared_error"] = jnp.mean(jnp.square(xi - dist.mean()), (-2, -1))
       return {
         name: totals[name] + jnp.sum(jnp.where(mi, v, 0.0)) for name, v in values.items()
       }, None
 
+    names = ("elbo", "recon", "kl") + (("variance", "squared_error") if scale else ())
     zero = jnp.zeros((), jnp.float32)
     totals, _ = jax.lax.scan(
-      body, {"elbo": zero, "recon": zero, "kl": zero}, (xb, mask, jax.random.split(key, len(xb)))
+      body, dict.fromkeys(names, zero), (xb, mask, jax.random.split(key, len(xb)))
     )
-    return {name: total / x.shape[0] for name, total in totals.items()}
+    means = {name: total / x.shape[0] for name, total in totals.items()}
+    if scale:
+      means["sigma_rms"] = jnp.sqrt(means.pop("variance"))
+      means["sigma_optimal"] = jnp.sqrt(means.pop("squared_error"))
+    return means
 
   return jax.jit(over_seeds(one_seed, (0, None, None)))
 
