@@ -92,6 +92,12 @@ def test_findings_follow_the_numbers():
   text = "\n".join(report.findings(table, {"kl": {"gaussian_fixed": 30, "gaussian_shared": 25}}))
   assert text.count("**Does not hold**") == 3
   assert "**recon. MSE**: best is `gaussian_shared`" in text
+  flagged = {"gaussian_shared": ["sigma 0.465 is +191% from its optimum 0.160"]}
+  text = "\n".join(
+    report.findings(table, {"kl": {"gaussian_fixed": 30, "gaussian_shared": 25}}, flagged)
+  )
+  assert text.count("No verdict: rests on run(s) not converged (`gaussian_shared`)") == 3
+  assert "best is `gaussian_shared` (20.00) (no verdict: `gaussian_shared` not converged)" in text
 
 
 def test_per_decoder_settings_and_the_paper_variant():

@@ -6,9 +6,11 @@ Expected (CPU, 10 epochs, seed 0): test ELBO 3159 nats (2.19 bits/dim), KL 49.8;
 measured 2026-11-22 on the 2-core CPU.
 The paper reports a test ELBO of 1470 nats after 100 epochs, averaged over 10 runs
 (shared/docs/reference-protocols.md), but its code clips lambda to [1e-4, 1 - 1e-4], i.e.
-|logit| <= 9.2, which caps log C(lambda) near log 9.2 per pixel. This implementation does not
-clip: background pixels of dequantized MNIST lie in [0, 1/256), where the unclipped CB reaches
-about 5 nats per pixel, hence the larger ELBO.
+|logit| <= 9.2, which caps a pixel's log density at log C(1e-4) = 2.2 nats. By default this
+implementation does not clip: background pixels of dequantized MNIST lie in [0, 1/256), where the
+unclipped CB reaches about 5 nats per pixel, hence the larger ELBO. The paper's clip:
+``--config.likelihood_options.lambda_clip=1e-4`` (``study.py:paper`` and
+``experiments.reproduce`` use it).
 """
 
 from experiments.configs import default

@@ -107,8 +107,8 @@ def get_config(anchor: str = "cb_paper"):
         figs,
       ),
       _order(
-        "CB above B on inception score (decoder means)",
-        "inception_score_means",
+        "CB above B on inception score (decoder parameters: lambda)",
+        "inception_score_parameters",
         ["continuous_bernoulli"],
         ["bernoulli"],
         figs,

@@ -6,16 +6,16 @@ Variants (``study.py:<variant>``):
 
 * ``smoke``: seconds; a tiny MLP on 512 images, 1 epoch, 2 seeds, no sample-quality classifier.
   Run by the tests and by CI: it checks the plumbing, not the science.
-* ``cpu`` (default): a real but short study for a 2-core CPU (about 30 minutes): the CB paper's
-  architecture on 10,000 dequantized training images, 10 epochs, 3 seeds; evaluation on 2,000
-  test images with K = 100. Expected (measured 2026-11-22, experiments/results/study_cpu): common
-  bits/dim 2.91 (Bernoulli read as CB), 2.61 (continuous Bernoulli), 8.89 / 8.33 / 8.33 / 7.02
-  (Gaussian fixed / shared / per_pixel / optimal), 2.45 (Beta); 8-bit NLL 1103 nats for Beta.
-  Training takes 1-3.5 minutes per decoder and evaluation 1-6 minutes (Beta's exact 8-bit
-  likelihood, about 75 s per seed, is the slowest measure).
-* ``paper``: the continuous-Bernoulli paper's protocol (reference-protocols.md): 784-500-500-20,
-  ReLU, dropout 0.1, dequantized MNIST, Adam 1e-3, 100 epochs, 10 seeds, IW estimates with
-  K = 100. For a GPU or TPU.
+* ``cpu`` (default): a real but short study for a 2-core CPU (about 45 minutes): the CB paper's
+  architecture on all 60,000 dequantized training images, 20 epochs (9,380 steps: enough for a
+  learned sigma to reach its optimum at Adam's lr 1e-3, which moves log sigma by about 1e-3 per
+  step), 3 seeds; evaluation on 2,000 test images with K = 100. The report flags runs that have
+  not converged (``convergence``). Measured results: experiments/results/study_cpu/REPORT.md.
+* ``paper``: the continuous-Bernoulli paper's notebooks (reference-protocols.md; ``_paper``
+  below lists every setting and its source): its four decoders, 784-500-500-20, ReLU, dropout
+  0.1, dequantized MNIST, batch 50, gradient clip 1, lambda clip 1e-4, Adam 1e-3 (1e-4 for the
+  Gaussian), 100 epochs, 10 seeds, IW estimates with K = 100. For a GPU or TPU;
+  ``experiments.reproduce`` compares it with the paper's numbers.
 * ``iwae``: Burda et al. 2016: Bernoulli decoder on dynamically binarized MNIST, 784-200-200-50
   tanh, Glorot init, Adam(0.9, 0.999, 1e-4), batch 20, 3280 epochs with lr 1e-3 * 10^(-i/7) for 3^i
   epochs; test NLL with K = 5000 should land near their 86.76 nats. For a GPU or TPU (days on CPU).

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 # another version is redone (the old file kept, time-stamped), never reused. 2: the 8-bit
 # discretized likelihood in log space (version 1 floored each pixel's probability at float32's
 # 1e-38). 3: measures chosen by name, each with its own key derived from its name; flat results.
-MEASURES_VERSION = 3
+# 4: sample quality of the decoder's display parameters (the CB paper's "decoder parameters").
+MEASURES_VERSION = 4
 
 DEFAULT_MEASURES = (
   "elbo",
@@ -168,6 +169,7 @@ HEADLINE = {
   "active_units": ("active_units",),
   "inception_score_samples": ("sample_quality/decoder_samples", "inception_score"),
   "inception_score_means": ("sample_quality/decoder_means", "inception_score"),
+  "inception_score_parameters": ("sample_quality/decoder_parameters", "inception_score"),
   "frechet_samples": ("sample_quality/decoder_samples", "frechet_distance"),
   "frechet_means": ("sample_quality/decoder_means", "frechet_distance"),
   "recon_mse": ("intensity/mean", "mse", "mean"),

@@ -254,17 +254,18 @@ def intensity_bias(ctx: Context, key) -> dict:
 
 
 def generate(run: Run, key, num: int) -> dict:
-  """``num`` images from the prior: decoder means and decoder draws (clipped to [0, 1])."""
-  chunks = [
-    (
-      run.sample(jax.random.fold_in(key, i), 1000),
-      run.sample(jax.random.fold_in(key, i), 1000, from_decoder=True),
-    )
-    for i in range(-(-num // 1000))
-  ]
-  means = np.concatenate([np.asarray(m) for m, _ in chunks])[:num]
-  draws = np.concatenate([np.asarray(d) for _, d in chunks])[:num]
-  return {"means": np.clip(means, 0, 1), "draws": np.clip(draws, 0, 1)}
+  """``num`` images from the prior, clipped to [0, 1]: at each z ~ p(z) the decoder mean, a
+  decoder draw and the decoder's display parameter (lambda for Bernoulli and CB: the "decoder
+  parameters" the CB paper scores; else the mean). Chunk i uses ``run.sample``'s keys."""
+  parts = {"means": [], "draws": [], "parameters": []}
+  for i in range(-(-num // 1000)):
+    k_z, k_x = jax.random.split(jax.random.fold_in(key, i))
+    z = jax.random.normal(k_z, (1000, run.config.model.latent_dim))
+    dist = run.decode(z)
+    parts["means"].append(np.asarray(dist.mean()))
+    parts["draws"].append(np.asarray(dist.sample(k_x)))
+    parts["parameters"].append(np.asarray(run.display(z)))
+  return {name: np.clip(np.concatenate(p)[:num], 0, 1) for name, p in parts.items()}
 
 
 def real_reference(classifier, test_u8, train_u8) -> dict:
@@ -295,6 +296,7 @@ def sample_quality(ctx: Context, key) -> dict:
   for name, images in (
     ("decoder_means", gen["means"]),
     ("decoder_samples", gen["draws"]),
+    ("decoder_parameters", gen["parameters"]),
     ("reconstruction_means", ctx.recon_mean),
   ):
     logits, feats = ctx.classifier.logits_and_features(images)

@@ -26,6 +26,7 @@ COLUMNS = {
   "inception_score_samples": ("IS (samples)", "{:.2f}", "max"),
   "frechet_samples": ("FD (samples)", "{:.2f}", "min"),
   "inception_score_means": ("IS (means)", "{:.2f}", "max"),
+  "inception_score_parameters": ("IS (params)", "{:.2f}", "max"),
   "frechet_means": ("FD (means)", "{:.2f}", "min"),
   "recon_mse": ("recon. MSE", "{:.2f}", "min"),
   "shift_toward_half": ("shift to 0.5", "{:.4f}", "zero"),
@@ -215,7 +216,9 @@ def write_report(workdir: str, config, results: dict) -> str:
     "Bernoulli decoder its lambda is read as the mean of a continuous Bernoulli (the CB paper's "
     "inverse-mean map). *8-bit NLL*: exact discretized likelihood of the integer test images "
     "(nats; decoders with a cdf). *IS/FD*: inception score and Frechet distance in the features "
-    "of this project's MNIST classifier. *recon. MSE*: summed squared error of the "
+    "of this project's MNIST classifier, of images from the prior: decoder samples, decoder "
+    "means, and decoder parameters (lambda for Bernoulli and CB, the CB paper's choice; the mean "
+    "otherwise). *converged*: see Convergence below. *recon. MSE*: summed squared error of the "
     "reconstruction mean. *shift to 0.5*: mean over pixels of sign(0.5 - x)(recon - x). "
     "*sharpness*: image-gradient energy of reconstructions over the data's (1 = as sharp).",
     "",

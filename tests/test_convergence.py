@@ -1,0 +1,47 @@
+"""Convergence flags from a run's learning curve and its sigma trajectory."""
+
+from __future__ import annotations
+
+from vae.study import convergence
+
+
+def _rows(elbos, sigma=None):
+  rows = []
+  for epoch, elbo in enumerate(elbos, 1):
+    test = {"elbo": elbo}
+    if sigma is not None:
+      test["sigma_rms"], test["sigma_optimal"] = sigma[epoch - 1]
+    rows.append({"epoch": epoch, "test": test})
+  return rows
+
+
+def test_a_flat_tail_is_converged_and_a_rising_one_flagged():
+  config = convergence.default_config()
+  flat = [-200 + 100 * (1 - 0.5**e) for e in range(1, 21)]  # last 2 epochs rise ~1e-4 nats
+  out = convergence.assess(_rows(flat), config)
+  assert out["converged"] and out["flags"] == [] and 0 < out["elbo_rise"] < 1e-3
+  rising = [float(e) * 2 for e in range(1, 21)]  # +2 nats per epoch: +4 over the last 2 of 20
+  out = convergence.assess(_rows(rising), config)
+  assert not out["converged"] and out["elbo_rise"] == 4.0
+  assert "rose by 4.0 nats over the last 2 of 20 epochs (threshold 3)" in out["flags"][0]
+
+
+def test_the_window_is_at_least_one_epoch():
+  out = convergence.assess(_rows([0.0, 1.0, 5.0]), convergence.default_config())
+  assert out["elbo_rise"] == 4.0 and not out["converged"]
+
+
+def test_a_sigma_far_from_its_optimum_is_flagged():
+  config = convergence.default_config()
+  elbos = [10.0] * 10
+  near = [(0.165, 0.16)] * 10
+  assert convergence.assess(_rows(elbos, near), config)["converged"]
+  far = [(0.465, 0.16)] * 10  # the issue's unconverged shared sigma
+  out = convergence.assess(_rows(elbos, far), config)
+  assert not out["converged"] and abs(out["sigma_gap"] - (0.465 / 0.16 - 1)) < 1e-12
+  assert "sigma 0.465 is +191% from its optimum 0.160" in out["flags"][0]
+
+
+def test_no_learning_curve_is_a_flag():
+  out = convergence.assess(_rows([3.0]), convergence.default_config())
+  assert not out["converged"] and "fewer than two" in out["flags"][0]
