@@ -17,10 +17,10 @@ import time
 
 import jax
 import jax.numpy as jnp
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-import experiments
+from experiments import cli
 from vae import data
 from vae.model import build_model
 from vae.training import checks, programs
@@ -91,9 +91,8 @@ def benchmark(config, epochs: int) -> dict:
 
 def main(argv):
   del argv
-  experiments.setup()
   print(json.dumps(benchmark(FLAGS.config, FLAGS.epochs)))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -8,12 +8,11 @@ measures by name (``vae.evaluation.measures``).
 """
 
 import json
-import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-import experiments
+from experiments import cli
 from vae import evaluation
 
 FLAGS = flags.FLAGS
@@ -28,13 +27,9 @@ flags.mark_flag_as_required("workdir")
 
 def main(argv):
   del argv
-  experiments.setup()
-  try:
-    result = evaluation.evaluate_workdir(FLAGS.workdir, FLAGS.step, FLAGS.eval, force=FLAGS.force)
-  except (FileNotFoundError, ValueError) as e:
-    sys.exit(f"error: {e}")
+  result = evaluation.evaluate_workdir(FLAGS.workdir, FLAGS.step, FLAGS.eval, force=FLAGS.force)
   print(json.dumps(evaluation.headline(result), indent=1))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -16,10 +16,10 @@ import flax.linen.linear as flax_linear
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-import experiments
 import vae
+from experiments import cli
 from vae import batching, data, objective
 
 FLAGS = flags.FLAGS
@@ -65,7 +65,6 @@ def elbo_per_image(run, x, key) -> np.ndarray:
 
 def main(argv):
   del argv
-  experiments.setup()
   run = vae.load(FLAGS.workdir)
   test_u8, _ = data.split(run.config, "test", FLAGS.num_images)
   x = data.fixed_inputs(run.config, test_u8)
@@ -90,4 +89,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

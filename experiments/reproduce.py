@@ -11,37 +11,34 @@ published number with ours under the tolerance fixed in the config. Anchors:
 
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-import experiments
-from vae import study, workdir
+from experiments import cli
+from vae import study
 from vae.study import report, reproduction
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
-  "config", "experiments/configs/reproduce.py", "Anchor config (path:anchor).", lock_config=True
+  "config", None, "Anchor config (experiments/configs/reproduce.py:<anchor>).", lock_config=True
 )
 flags.DEFINE_string("workdir", None, "Directory for the study's runs, REPORT.md, REPRODUCTION.md.")
-flags.mark_flags_as_required(["workdir"])
+flags.mark_flags_as_required(["config", "workdir"])
 
 
 def main(argv):
   del argv
-  experiments.setup()
   config = FLAGS.config
-  try:
-    results = study.run_grid(config.study, FLAGS.workdir)
-    if results is None:
-      print("interrupted; run the same command again to resume")
-      return
-    report.write_report(FLAGS.workdir, config.study, results)
-    command = "python -m experiments.reproduce " + " ".join(sys.argv[1:])
-    path = reproduction.write(FLAGS.workdir, config, results, command)
-  except (workdir.ConfigMismatchError, ValueError) as e:
-    sys.exit(f"error: {e}")
-  print(open(path).read())
+  results = study.run_grid(config.study, FLAGS.workdir)
+  if results is None:
+    print("interrupted; run the same command again to resume")
+    return
+  report.write_report(FLAGS.workdir, config.study, results)
+  command = "python -m experiments.reproduce " + " ".join(sys.argv[1:])
+  path = reproduction.write(FLAGS.workdir, config, results, command)
+  with open(path) as f:
+    print(f.read())
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

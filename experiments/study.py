@@ -5,13 +5,11 @@
 Re-running the same command resumes: finished runs and evaluations are reused.
 """
 
-import sys
-
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-import experiments
-from vae import study, workdir
+from experiments import cli
+from vae import study
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
@@ -23,13 +21,9 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  experiments.setup()
-  try:
-    path = study.run_study(FLAGS.config, FLAGS.workdir)
-  except (workdir.ConfigMismatchError, ValueError) as e:
-    sys.exit(f"error: {e}")
+  path = study.run_study(FLAGS.config, FLAGS.workdir)
   print(f"report: {path}" if path else "interrupted; run the same command again to resume")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

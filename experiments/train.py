@@ -8,11 +8,11 @@ Re-running the same command resumes from the latest checkpoint in the workdir.
 
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-import experiments
-from vae import training, workdir
+from experiments import cli
+from vae import training
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Config file (path[:variant]).", lock_config=True)
@@ -22,14 +22,15 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  experiments.setup()
-  try:
-    result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except (workdir.ConfigMismatchError, training.NonFiniteLossError, ValueError) as e:
-    sys.exit(f"error: {e}")
-  status = "interrupted (SIGTERM)" if result.interrupted else "done"
-  print(f"{status} at epoch {result.epoch}; workdir: {FLAGS.workdir}")
+  result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  if result.interrupted:
+    print(
+      f"interrupted ({result.interrupted}) at epoch {result.epoch}, checkpoint saved; run the "
+      f"same command again to resume; workdir: {FLAGS.workdir}"
+    )
+    sys.exit(130 if result.interrupted == "SIGINT" else 0)
+  print(f"done at epoch {result.epoch}; workdir: {FLAGS.workdir}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -7,12 +7,11 @@ Prints the test accuracy, the wall time, and, as a reference for generated sampl
 score of the real test images and their Frechet distance to 10,000 real training images.
 """
 
-import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
-import experiments
+from experiments import cli
 from vae import data
 from vae.evaluation import classifier, sample_quality
 
@@ -35,14 +34,10 @@ def real_data_reference(clf: classifier.Classifier, data_dir=None, n_train: int 
 
 def main(argv):
   del argv
-  experiments.setup()
   t0 = time.perf_counter()
-  try:
-    info = classifier.train_classifier(
-      FLAGS.out, epochs=FLAGS.epochs, seed=FLAGS.seed, data_dir=FLAGS.data_dir
-    )
-  except (FileNotFoundError, ValueError) as e:
-    sys.exit(f"error: {e}")
+  info = classifier.train_classifier(
+    FLAGS.out, epochs=FLAGS.epochs, seed=FLAGS.seed, data_dir=FLAGS.data_dir
+  )
   print(
     f"saved to {info.path}\ntest accuracy {info.accuracy:.4f} (pixel/255), "
     f"{info.accuracy_dequantized:.4f} (dequantized); "
@@ -54,8 +49,8 @@ def main(argv):
     f"Frechet distance to {ref['n_train']} train images {ref['fd']:.4f}"
   )
   if info.accuracy < classifier.MIN_ACCURACY:
-    sys.exit(f"error: accuracy below {classifier.MIN_ACCURACY}; load_classifier will refuse it")
+    cli.fail(f"accuracy below {classifier.MIN_ACCURACY}; load_classifier will refuse it")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

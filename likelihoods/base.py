@@ -54,6 +54,9 @@ class Distribution:
 
   #: The set the distribution lives on: "binary", "unit_interval" or "real".
   support: ClassVar[str] = "real"
+  #: Whether it has a continuous cdf with ``log_cdf``/``log_survival``/``log_tail`` (the 8-bit
+  #: discretized likelihood needs one).
+  has_cdf: ClassVar[bool] = False
   #: What ``as_density`` returns, in words, for a distribution that is no density.
   stand_in: ClassVar[str] = "the distribution itself"
   #: name -> description of the other densities a published protocol reads a non-density as
@@ -145,8 +148,8 @@ class Likelihood(nn.Module):
   # The parameter a plot shows for this decoder besides its mean (Bernoulli's lambda, say): name.
   display_name: ClassVar[str] = "mean"
   # The distribution class ``distribution`` returns: callers ask it (``is_density``, ``support``)
-  # without building one.
-  distribution_type: ClassVar[type[Distribution]] = Distribution
+  # without building one. Every registered likelihood sets it (the registry checks).
+  distribution_type: ClassVar[type[Distribution] | None] = None
 
   def distribution(
     self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False
@@ -167,9 +170,9 @@ class Likelihood(nn.Module):
   def outputs_per_pixel(self) -> int:
     return self.num_outputs
 
-  def learns_scale(self) -> bool:
-    """Whether the decoder's spread is learned or computed apart from its mean (a Gaussian's
-    sigma but the fixed one): training then reports its trajectory against its optimum."""
+  def has_learned_sigma(self) -> bool:
+    """Whether the decoder has a Gaussian sigma that is learned or computed (every sigma mode but
+    ``fixed``): training then logs its trajectory against its analytic optimum."""
     return False
 
   def log_likelihood(self, raw: jax.Array, x: jax.Array, *, train: bool = False) -> jax.Array:

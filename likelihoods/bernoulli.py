@@ -23,7 +23,8 @@ CB paper's notebooks: 1e-4, off by default) the decoder's lambda is clipped to [
 every continuous Bernoulli it is read as: the one from the inverse-mean map after the map.
 
 Numerics: everything is computed from the logit. ``softplus`` is exact for all finite logits, so
-``log_prob`` is finite with finite gradients for |logit| up to float max; there are no clamps.
+``log_prob`` is finite with finite gradients for |logit| up to float max; nothing is clamped
+unless ``lambda_clip`` asks for it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ class Bernoulli(Distribution):
   lambda_clip: float = flax.struct.field(pytree_node=False, default=0.0)
 
   support = "binary"
-  stand_in = "lambda read as the mean of a continuous Bernoulli (the CB paper's inverse-mean map)"
+  stand_in = (
+    "lambda read as the mean of a continuous Bernoulli (the CB paper's inverse-mean map; with "
+    "lambda_clip, the mapped logit is clipped too, as the paper's evaluation does, which caps "
+    "the mean away from 0 and 1)"
+  )
   readings = {"cb_lambda": "lambda read as the continuous Bernoulli parameter (the CB paper)"}
 
   @property
@@ -53,7 +58,8 @@ class Bernoulli(Distribution):
     return jax.nn.sigmoid(self.logits)
 
   def as_density(self) -> ContinuousBernoulli:
-    """The continuous Bernoulli whose mean is lambda (the CB paper's inverse-mean map)."""
+    """The continuous Bernoulli whose mean is lambda (the CB paper's inverse-mean map), its logit
+    clipped by ``lambda_clip`` after the map (so with c = 1e-4 its mean lies in [0.109, 0.891])."""
     return ContinuousBernoulli(logits=clip_logits(logits_from_mean(self.probs), self.lambda_clip))
 
   def reading(self, name: str) -> ContinuousBernoulli:

@@ -50,6 +50,7 @@ class Beta(Distribution):
   pixel_eps: float = flax.struct.field(pytree_node=False, default=DEFAULT_PIXEL_EPS)
 
   support = "unit_interval"
+  has_cdf = True
 
   def _clip(self, x):
     x = jnp.asarray(x, float_dtype(self.concentration1, self.concentration0, x))

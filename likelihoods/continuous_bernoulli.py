@@ -165,6 +165,7 @@ class ContinuousBernoulli(Distribution):
   logits: jax.Array
 
   support = "unit_interval"
+  has_cdf = True
 
   @property
   def probs(self) -> jax.Array:

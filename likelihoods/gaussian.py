@@ -61,6 +61,7 @@ class Normal(Distribution):
   log_scale: jax.Array | None = None
 
   support = "real"
+  has_cdf = True
 
   def log_prob(self, x):
     dtype = float_dtype(self.loc, self.scale, x)
@@ -124,7 +125,7 @@ class GaussianLikelihood(Likelihood):
   def outputs_per_pixel(self) -> int:
     return 2 if self.sigma == "decoder" else 1
 
-  def learns_scale(self) -> bool:
+  def has_learned_sigma(self) -> bool:
     return self.sigma != "fixed"
 
   def _loc(self, raw):

@@ -28,6 +28,10 @@ _CHOICES = {("gaussian", "sigma"): SIGMA_MODES, ("gaussian", "mean"): MEAN_ACTIV
 _NOT_OPTIONS = {"parent", "name"}
 
 
+for _name, _cls in _REGISTRY.items():
+  assert _cls.distribution_type is not None, f"{_name}: set distribution_type"
+
+
 def available() -> tuple[str, ...]:
   """The registered likelihood names, sorted."""
   return tuple(sorted(_REGISTRY))
@@ -53,6 +57,22 @@ def get(name: str, **opts) -> Likelihood:
     if choices is not None and value not in choices:
       raise ValueError(f"likelihood {name!r}: {key}={value!r} is not one of {choices}")
   return cls(**opts)
+
+
+def from_config(name: str, opts: dict) -> Likelihood:
+  """``get(name, **opts)`` for a config's ``likelihood_options``, which may list the options of
+  the decoder it was written for: an option ``name`` lacks is ignored if it is off (at the
+  default of the likelihood that defines it), and named in a ValueError otherwise."""
+  allowed = options(name)
+  defaults = {k: v for other in available() for k, v in options(other).items() if k not in allowed}
+  foreign = {k: v for k, v in opts.items() if k not in allowed}
+  bad = sorted(k for k, v in foreign.items() if k not in defaults or v != defaults[k])
+  if bad:
+    raise ValueError(
+      f"likelihood {name!r} has no option(s) {bad} (set in likelihood_options); "
+      f"allowed: {sorted(allowed)}"
+    )
+  return get(name, **{k: v for k, v in opts.items() if k in allowed})
 
 
 def _lookup(name: str) -> type[Likelihood]:

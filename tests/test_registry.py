@@ -41,8 +41,8 @@ def test_get_builds_the_module(name, cls):
 
 
 def test_options_and_defaults():
-  assert likelihoods.options("bernoulli") == {"event_ndims": 2}
-  assert likelihoods.options("continuous_bernoulli") == {"event_ndims": 2}
+  assert likelihoods.options("bernoulli") == {"event_ndims": 2, "lambda_clip": 0.0}
+  assert likelihoods.options("continuous_bernoulli") == {"event_ndims": 2, "lambda_clip": 0.0}
   assert likelihoods.options("beta") == {
     "event_ndims": 2,
     "concentration_floor": 1e-3,
@@ -112,3 +112,13 @@ def test_bad_choice_is_rejected_at_construction(option, bad, allowed):
   message = str(info.value)
   assert f"{option}={bad!r}" in message
   _assert_names_all(message, repr(bad), allowed)
+
+
+def test_from_config_ignores_another_decoders_options_when_off():
+  # a config written for the Bernoulli lists lambda_clip = 0: Beta ignores it, but not 1e-4
+  lik = likelihoods.registry.from_config("beta", {"lambda_clip": 0.0, "pixel_eps": 1e-3})
+  assert isinstance(lik, BetaLikelihood) and lik.pixel_eps == 1e-3
+  with pytest.raises(ValueError, match="'beta' has no option.*lambda_clip.*allowed"):
+    likelihoods.registry.from_config("beta", {"lambda_clip": 1e-4})
+  with pytest.raises(ValueError, match="no option.*'sigmaa'"):
+    likelihoods.registry.from_config("gaussian", {"sigmaa": "shared"})

@@ -172,7 +172,7 @@ def build_model(config) -> VAE:
     raise ValueError(f"model.kernel_init={m.kernel_init!r} is not one of {sorted(KERNEL_INITS)}")
   if not 0 <= m.dropout < 1:
     raise ValueError(f"model.dropout={m.dropout} must be in [0, 1)")
-  lik = likelihoods.get(config.likelihood, **dict(config.likelihood_options))
+  lik = likelihoods.registry.from_config(config.likelihood, dict(config.likelihood_options))
   common = dict(arch=m.arch, activation=m.activation, dropout=m.dropout, kernel_init=m.kernel_init)
   encoder = Encoder(hidden=tuple(m.hidden), latent_dim=m.latent_dim, **common)
   decoder = Decoder(

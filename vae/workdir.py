@@ -21,6 +21,8 @@ time-stamped name that never replaces another.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import shutil
 import time
@@ -32,6 +34,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 import likelihoods
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -99,6 +103,21 @@ def keep_aside(path: str) -> str:
   return kept
 
 
+def keep_aside_files(folder: str, names) -> str:
+  """Moves the files ``names`` of ``folder`` that exist into ``folder/kept-<time>[-n]/`` (one
+  version of an evaluation together: its JSON and its figures); returns that folder."""
+  stamp = kept = os.path.join(folder, f"kept-{time.strftime('%Y%m%d-%H%M%S')}")
+  for n in range(1, 10000):
+    if not os.path.exists(kept):
+      break
+    kept = f"{stamp}-{n}"
+  os.makedirs(kept)
+  for name in names:
+    if os.path.exists(os.path.join(folder, name)):
+      os.replace(os.path.join(folder, name), os.path.join(kept, name))
+  return kept
+
+
 def read_json(path: str):
   with open(path) as f:
     return json.load(f)
@@ -107,12 +126,13 @@ def read_json(path: str):
 # ----------------------------------------------------------------------------------- config
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+  """{"a": {"b": 1}} -> {"a.b": 1} (tuples as lists)."""
   flat = {}
   for key, value in d.items():
     name = f"{prefix}{key}"
     if isinstance(value, dict):
-      flat.update(_flatten(value, name + "."))
+      flat.update(flatten(value, name + "."))
     else:
       flat[name] = list(value) if isinstance(value, tuple) else value
   return flat
@@ -160,17 +180,20 @@ def _tuplify(d):
 
 
 def check_or_write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-  """Writes config.json in a new workdir; in an existing one, refuses incompatible changes."""
-  os.makedirs(workdir, exist_ok=True)
+  """Writes config.json in a new workdir; in an existing one, refuses incompatible changes
+  (and then writes nothing)."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise NotADirectoryError(f"--workdir {workdir!r} is a file, not a directory")
   path = os.path.join(workdir, CONFIG_FILE)
   new = config_to_dict(config)
   if os.path.exists(path):
     old = _with_default_options(migrate_config(read_json(path)))
-    old_flat, new_flat = _flatten(old), _flatten(_with_default_options(new))
+    old_flat, new_flat = flatten(old), flatten(_with_default_options(new))
     changed = sorted(
       k
       for k in set(old_flat) | set(new_flat)
-      if old_flat.get(k, "<absent>") != new_flat.get(k, "<absent>") and k not in RESUMABLE_FIELDS
+      if not _same(old_flat.get(k, "<absent>"), new_flat.get(k, "<absent>"))
+      and k not in RESUMABLE_FIELDS
     )
     if changed:
       details = "; ".join(
@@ -182,7 +205,15 @@ def check_or_write_config(workdir: str, config: ml_collections.ConfigDict) -> No
         f"change the model, data or optimization, so it cannot be resumed; use a new --workdir. "
         f"Fields that may change on resume: {sorted(RESUMABLE_FIELDS)}"
       )
+  os.makedirs(workdir, exist_ok=True)
   write_json(path, new, sort_keys=True)
+
+
+def _same(a, b) -> bool:
+  """Equal config values; NaN equals NaN (the same command twice is the same run)."""
+  if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+    return True
+  return a == b
 
 
 # ------------------------------------------------------------------------------ checkpoints
@@ -225,6 +256,46 @@ def restore(mngr: ocp.CheckpointManager, like, epoch: int | None = None):
   return epoch, mngr.restore(epoch, args=ocp.args.StandardRestore(_abstract(like)))
 
 
+def restore_latest_readable(mngr: ocp.CheckpointManager, like):
+  """Restores the latest checkpoint that reads back; a corrupted one (a disk error, a file cut
+  by hand) is skipped with a warning naming it and the one restored instead. It is left on disk
+  (and replaced by the next save of that epoch)."""
+  epochs = sorted(mngr.all_steps(), reverse=True)
+  for i, epoch in enumerate(epochs):
+    try:
+      restored = restore(mngr, like, epoch)
+    except Exception as e:  # Orbax/tensorstore raise many types for a damaged checkpoint
+      if i + 1 == len(epochs):
+        raise ValueError(
+          f"no checkpoint in {mngr.directory} reads back (epochs {epochs}); the last error: "
+          f"{' '.join(str(e).split())[:300]}"
+        ) from e
+      kept = _set_aside(mngr, epoch)
+      log.warning(
+        "the checkpoint of epoch %d in %s does not read back (%s); moved to %s; resuming "
+        "from epoch %d",
+        epoch,
+        mngr.directory,
+        " ".join(str(e).split())[:200],
+        kept,
+        epochs[i + 1],
+      )
+      continue
+    if i:
+      mngr.reload()
+    return restored
+  raise FileNotFoundError(f"no complete checkpoint in {mngr.directory}")
+
+
+def _set_aside(mngr: ocp.CheckpointManager, epoch: int) -> str:
+  """Moves an unreadable checkpoint out of the manager's folder (kept, never deleted)."""
+  folder = os.path.join(os.path.dirname(os.fspath(mngr.directory)), "unreadable_checkpoints")
+  os.makedirs(folder, exist_ok=True)
+  target = os.path.join(folder, f"{epoch}.{time.strftime('%Y%m%d-%H%M%S')}")
+  os.replace(os.path.join(os.fspath(mngr.directory), str(epoch)), target)
+  return target
+
+
 def restore_subtree(mngr: ocp.CheckpointManager, like: dict, epoch: int | None = None):
   """Restores only the top-level entries of the checkpointed state that ``like`` names.
 
@@ -258,19 +329,32 @@ def read_checkpoint(workdir: str, epoch: int | None = None) -> dict:
 # ---------------------------------------------------------------------------------- metrics
 
 
-def read_metrics(workdir: str) -> list[dict]:
+def read_metrics(workdir: str, *, skip_torn: bool = False) -> list[dict]:
+  """The rows of WORKDIR/metrics.jsonl. A line that is not JSON (torn by a crash mid-write)
+  raises a ValueError naming the file and the line, or is skipped if ``skip_torn``."""
   path = os.path.join(workdir, METRICS_FILE)
   if not os.path.exists(path):
     return []
+  rows = []
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    for number, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        rows.append(json.loads(line))
+      except json.JSONDecodeError as e:
+        if not skip_torn:
+          raise ValueError(f"{path} line {number} is not JSON ({e.msg}): a torn write?") from e
+        log.warning("%s line %d is not JSON (torn by a crash?): dropped", path, number)
+  return rows
 
 
-def truncate_metrics(workdir: str, last_epoch: int) -> None:
-  """Drops metric lines of epochs after ``last_epoch`` (they are recomputed after a resume)."""
+def repair_metrics(workdir: str, last_epoch: int) -> None:
+  """Before a resume: drops torn lines and the rows of epochs after ``last_epoch`` (they are
+  recomputed), so metrics.jsonl again has one row per epoch up to the checkpoint."""
   path = os.path.join(workdir, METRICS_FILE)
   if os.path.exists(path):
-    rows = [r for r in read_metrics(workdir) if r["epoch"] <= last_epoch]
+    rows = [r for r in read_metrics(workdir, skip_torn=True) if r.get("epoch", 0) <= last_epoch]
     write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
 
 

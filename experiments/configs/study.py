@@ -48,7 +48,8 @@ def get_config(variant: str = "cpu"):
   c.variant = variant
   c.decoders = ALL_DECODERS
   c.train = default.get_config()
-  c.train.progress_bar = False
+  c.train.progress_bar = False  # the study shows one bar over its runs and evaluations
+  c.progress_bar = True
   # decoder name -> fields of ``train`` that differ for that decoder (a paper's per-decoder
   # settings), e.g. {"gaussian_decoder": {"optimizer": {"learning_rate": 1e-4}}}
   c.per_decoder = ml_collections.ConfigDict()

@@ -18,20 +18,23 @@ from vae.data.protocols import prepare_images, preprocess
 FIXED_INPUTS_KEY = 1234  # the preprocessing noise of the fixed inputs (the same for every run)
 
 
-def split(config, name: str, size: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split(
+  config, name: str, size: int = 0, field: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
   """(uint8 images, labels) of split ``name`` from ``config.data``'s source: the first ``size``
-  (0: all); a ValueError names a size outside [0, split size]."""
+  (0: all); a ValueError names the config ``field`` that holds a size outside [0, split size]."""
   d = config.data
   images, labels = load_mnist(name, source=d.source, data_dir=d.data_dir or None)
-  if not 0 <= size <= len(images):
-    raise ValueError(f"{name} subset size {size} must be in [0, {len(images)}] (0: all)")
+  if not isinstance(size, int) or not 0 <= size <= len(images):
+    what = field or f"{name} subset size"
+    raise ValueError(f"{what}={size!r} must be in [0, {len(images)}] (0: all)")
   return (images[:size], labels[:size]) if size else (images, labels)
 
 
 def training_images(config) -> np.ndarray:
   """The training images prepared for ``config.data.protocol`` (``prepare_images``), uint8."""
   d = config.data
-  images, _ = split(config, "train", d.train_size)
+  images, _ = split(config, "train", d.train_size, "data.train_size")
   return prepare_images(images, d.protocol, seed=0)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from vae import data
 from vae import workdir as wd
 from vae.evaluation import figures, measures
-from vae.evaluation.run import Run, load
+from vae.evaluation.run import load
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,45 @@ def default_config() -> ml_collections.ConfigDict:
   c.classifier_min_accuracy = 0.99  # refuse a cached classifier below this test accuracy
   c.seed = 0  # randomness of the estimates (z draws, samples); each measure folds in its name
   c.figures = True
+  c.progress_bar = True  # progress with an ETA per seed and measure (stderr)
   return c
 
 
+# Fields that change how an evaluation is shown, not what it computes.
+PRESENTATION_FIELDS = ("progress_bar",)
+
+
+def settings_of(config) -> dict:
+  """The eval config as stored in eval.json and compared on reuse (presentation left out)."""
+  d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+  d = {k: v for k, v in d.items() if k not in PRESENTATION_FIELDS}
+  d["measures"] = list(d.get("measures", DEFAULT_MEASURES))
+  return d
+
+
 def check_config(config) -> None:
-  """ValueError naming an unknown measure (and listing the known ones)."""
+  """ValueError naming the bad eval setting and what is allowed, before anything runs."""
   unknown = [m for m in config.measures if m not in measures.MEASURES]
   if unknown:
     raise ValueError(f"eval.measures: unknown measure(s) {unknown}; available: {measures.names()}")
+  k, chunk = config.num_importance_samples, config.chunk
+  for field, value, low in (
+    ("num_importance_samples", k, 1),
+    ("chunk", chunk, 1),
+    ("batch_size", config.batch_size, 1),
+    ("knn_k", config.knn_k, 1),
+    ("test_size", config.test_size, 0),
+    ("knn_train_size", config.knn_train_size, 0),
+    ("num_generated", config.num_generated, 2),
+  ):
+    if not isinstance(value, int) or value < low:
+      raise ValueError(f"eval.{field}={value!r} must be an integer >= {low}")
+  if k % min(chunk, k):
+    raise ValueError(
+      f"eval.num_importance_samples={k} must be a multiple of eval.chunk={chunk} (or below it)"
+    )
+  if config.test_size and config.test_size < 2:
+    raise ValueError(f"eval.test_size={config.test_size} must be 0 (all) or >= 2")
 
 
 def evaluate_seed(ctx: measures.Context) -> dict:
@@ -80,8 +111,11 @@ def evaluate_seed(ctx: measures.Context) -> dict:
   result, timings = {}, {}
   for name in ctx.config.measures:
     t = time.perf_counter()
+    ctx.measure = name
     result.update(measures.MEASURES[name](ctx, measures.key_for(base, name)))
     timings[name] = time.perf_counter() - t
+    if ctx.config.get("progress_bar", False):
+      log.info("%s %s: %.1f s", ctx.label, name, timings[name])
   result["timings_seconds"] = timings
   return result
 
@@ -104,21 +138,19 @@ def evaluate_workdir(
   run = load(workdir, step)
   out_dir = os.path.join(workdir, "eval", f"epoch_{run.epoch:04d}")
   out_path = os.path.join(out_dir, "eval.json")
-  settings = config.to_dict()
-  settings["measures"] = list(settings["measures"])
-  if os.path.exists(out_path):
-    previous = wd.read_json(out_path)
-    same = previous.get("eval_config") == settings
+  settings = settings_of(config)
+  previous = wd.read_json(out_path) if os.path.exists(out_path) else None
+  if previous is not None:
+    same = settings_of(previous.get("eval_config", {})) == settings
     if same and previous.get("measures_version") == MEASURES_VERSION and not force:
       log.info("%s already evaluated with these settings: %s", workdir, out_path)
-      wd.copy_file(out_path, os.path.join(workdir, "eval.json"))
+      _publish(workdir, out_path, run.epoch)
       return previous
-    kept = wd.keep_aside(out_path)
-    why = "other settings" if not same else "older measures"
-    log.warning("kept the previous evaluation (%s) as %s", why, kept)
 
-  test_u8, test_labels = data.split(run.config, "test", config.test_size)
-  train_u8, train_labels = data.split(run.config, "train", config.knn_train_size)
+  test_u8, test_labels = data.split(run.config, "test", config.test_size, "eval.test_size")
+  train_u8, train_labels = data.split(
+    run.config, "train", config.knn_train_size, "eval.knn_train_size"
+  )
   classifier = real = None
   if config.sample_quality and "sample_quality" in config.measures:
     from vae.evaluation import classifier as classifier_lib
@@ -133,6 +165,7 @@ def evaluate_workdir(
     ctx = measures.Context(
       run.with_seed(s), config, test_u8, test_labels, train_u8, train_labels, classifier, real
     )
+    ctx.label = f"seed {s + 1}/{run.num_seeds}"
     per_seed.append(evaluate_seed(ctx))
     first = first or ctx
   result = {
@@ -148,12 +181,30 @@ def evaluate_workdir(
     "seconds": time.perf_counter() - t0,
     "devices": str(jax.devices()),
   }
+  # Only now, with the new evaluation complete, is the previous one of this epoch set aside
+  # (its eval.json and figures together, in kept-<time>/): a failing evaluation loses nothing.
+  if os.path.isdir(out_dir) and os.listdir(out_dir):
+    kept = wd.keep_aside_files(out_dir, ("eval.json", *figures.FILES))
+    log.warning("kept the previous evaluation of epoch %d in %s", run.epoch, kept)
   os.makedirs(out_dir, exist_ok=True)
   if config.figures:
     figures.eval_figures(out_dir, first)
   wd.write_json(out_path, result, indent=1)
-  wd.copy_file(out_path, os.path.join(workdir, "eval.json"))
+  _publish(workdir, out_path, run.epoch)
   return result
+
+
+def _publish(workdir: str, path: str, epoch: int) -> None:
+  """Copies an evaluation to WORKDIR/eval.json unless that holds a later epoch's: it is always
+  the evaluation of the latest evaluated epoch."""
+  target = os.path.join(workdir, "eval.json")
+  if os.path.exists(target):
+    try:
+      if wd.read_json(target).get("epoch", -1) > epoch:
+        return
+    except ValueError:  # unreadable: replaced
+      pass
+  wd.copy_file(path, target)
 
 
 # headline name -> (flat key of one seed's result, then keys into its value); the study's table
@@ -202,6 +253,3 @@ def headline(result: dict) -> dict:
         "per_seed": values,
       }
   return out
-
-
-__all__ = ["MEASURES_VERSION", "Run", "default_config", "evaluate_workdir", "headline"]

@@ -15,6 +15,7 @@ from vae import images  # noqa: E402
 from vae.evaluation.intensity import intensity_report  # noqa: E402
 
 NUM_SHOWN = 32
+FILES = ("reconstructions.png", "samples.png", "intensity.png")  # what eval_figures writes
 
 
 def eval_figures(out_dir: str, ctx) -> None:

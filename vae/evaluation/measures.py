@@ -35,13 +35,14 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tqdm
 
 from vae import batching, data, objective
 from vae.evaluation import intensity, latents, scores
 from vae.evaluation.run import Run
 from vae.evaluation.stats import mean_and_stderr
 
-NUM_PIXELS = 784
+NUM_PIXELS = objective.NUM_PIXELS
 COMMON_NOISE_SEED = 0  # the dequantization noise of the common measure: the same for all runs
 
 MEASURES: dict[str, Callable] = {}
@@ -79,6 +80,18 @@ class Context:
   classifier: object = None
   real: dict | None = None  # sample-quality statistics of real images (``real_reference``)
   generated: dict | None = None  # images from the prior, set by ``sample_quality``
+  label: str = ""  # which seed, for progress bars
+  measure: str = ""  # the measure running, for progress bars (set by the evaluator)
+
+  def progress(self, total: int, unit: str = "image"):
+    """A progress bar with an ETA for the running measure (silent without ``progress_bar``)."""
+    return tqdm.tqdm(
+      total=total,
+      desc=f"{self.label} {self.measure}".strip(),
+      unit=unit,
+      leave=False,
+      disable=not self.config.get("progress_bar", False),
+    )
 
   @property
   def distribution_type(self):
@@ -96,7 +109,10 @@ class Context:
 
   def batches(self, fn, x) -> np.ndarray:
     """``fn(batch)`` over ``x`` in the eval config's batches."""
-    return batching.map_batches(lambda i, xb: fn(xb), x, batch_size=self.config.batch_size)
+    with self.progress(x.shape[0]) as bar:
+      return batching.map_batches(
+        lambda i, xb: fn(xb), x, batch_size=self.config.batch_size, progress=bar.update
+      )
 
   @functools.cached_property
   def test_means(self) -> np.ndarray:
@@ -120,10 +136,11 @@ class Context:
   def iw(self, key, x, score, target) -> np.ndarray:
     """Importance-weighted log-likelihoods per image, K = the eval config's samples."""
     c = self.config
-    return self.run.log_likelihood(
-      x, key, c.num_importance_samples, score=score, target=target, chunk=c.chunk,
-      batch_size=c.batch_size,
-    )  # fmt: skip
+    with self.progress(x.shape[0]) as bar:
+      return self.run.log_likelihood(
+        x, key, c.num_importance_samples, score=score, target=target, chunk=c.chunk,
+        batch_size=c.batch_size, progress=bar.update,
+      )  # fmt: skip
 
 
 def _density_stats(name: str, log_likelihood: np.ndarray, note: str) -> dict:
@@ -209,7 +226,7 @@ def reading_elbos(ctx: Context, key) -> dict:
 
 @measure("discretized")
 def discretized(ctx: Context, key) -> dict:
-  if not ctx.distribution_type.is_density():
+  if not ctx.distribution_type.has_cdf:
     name = ctx.distribution_type.__name__
     return {"discretized/not_applicable": f"{name} has no continuous cdf"}
   ll = ctx.iw(key, ctx.x_tilde, scores.discretized, jnp.asarray(ctx.test_u8))

@@ -7,7 +7,7 @@ A run is flagged when, with the thresholds of the study config's ``convergence``
   table's third decimal): its numbers still depend on the step budget. (A threshold relative to
   the rise since the first epoch would flag nearly every run: for a curve like log(epoch), the
   last 10% of 100 epochs still holds 2.3% of the rise); or
-* it learns its scale and its sigma (``sigma_rms``, the root mean square over test pixels) is
+* it has a learned sigma and that sigma (``sigma_rms``, the root mean square over test pixels) is
   more than ``max_sigma_gap`` (10%) away from the analytic optimum given its means
   (``sigma_optimal``, the root mean squared error; ``vae.training.programs.make_test_elbo``).
 

@@ -163,9 +163,12 @@ def _rows_figure(path: str, rows: dict) -> None:
 
 def intensity_figure(path: str, results: dict) -> None:
   fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-  eval_figures.intensity_axes(
-    axes, {d: r["per_seed"][0]["intensity/mean"] for d, r in results.items()}
-  )
+  reports = {d: r["per_seed"][0].get("intensity/mean") for d, r in results.items()}
+  reports = {d: rep for d, rep in reports.items() if rep is not None}
+  if not reports:  # the intensity measure was not run
+    plt.close(fig)
+    return
+  eval_figures.intensity_axes(axes, reports)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

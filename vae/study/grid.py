@@ -22,12 +22,15 @@ import os
 import time
 
 import ml_collections
+import tqdm
 
 from likelihoods import decoders
 from vae import evaluation
 from vae import workdir as wd
+from vae.model import build_model
 from vae.study import report
-from vae.training import train_and_evaluate
+from vae.training import checks, train_and_evaluate
+from vae.training.mesh import make_mesh
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +55,15 @@ def run_config(config, decoder: str) -> ml_collections.ConfigDict:
 
 
 def _merge(c: ml_collections.ConfigDict, overrides: dict, decoder: str, prefix: str = "") -> None:
+  """``overrides`` set over ``c``; ``likelihood_options`` may add options, no other field."""
   for key, value in overrides.items():
     name = f"{prefix}{key}"
-    if isinstance(value, dict) and key != "likelihood_options":
-      if key not in c:
-        raise ValueError(f"per_decoder.{decoder}.{name}: the training config has no {name!r}")
-      _merge(c[key], value, decoder, name + ".")
-    elif key == "likelihood_options":
+    if name == "likelihood_options":
       c.likelihood_options.update(value)
     elif key not in c:
       raise ValueError(f"per_decoder.{decoder}.{name}: the training config has no {name!r}")
+    elif isinstance(value, dict):
+      _merge(c[key], value, decoder, name + ".")
     else:
       c[key] = value
 
@@ -71,7 +73,10 @@ def _migrate(study: dict) -> dict:
 
 
 def _check_study_config(config, workdir: str) -> None:
-  os.makedirs(workdir, exist_ok=True)
+  """Refuses other train/eval settings in an existing study; a changed grid (decoders) extends
+  it: its previous report is kept (``report.keep_previous``) when the new one is written."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise NotADirectoryError(f"--workdir {workdir!r} is a file, not a directory")
   path = os.path.join(workdir, STUDY_CONFIG_FILE)
   new = wd.config_to_dict(config)
   if os.path.exists(path):
@@ -81,15 +86,22 @@ def _check_study_config(config, workdir: str) -> None:
         f"study workdir {workdir!r} was made with other train/eval settings (see "
         f"{path}); use a new --workdir, or the same config to resume"
       )
+    if list(old.get("decoders", [])) != list(new["decoders"]):
+      log.warning(
+        "the study's decoders changed from %s to %s: extending the study; the report is "
+        "rewritten for the new grid and the previous one kept in %s/",
+        old.get("decoders"),
+        new["decoders"],
+        report.PREVIOUS_DIR,
+      )
+      report.keep_previous(workdir)
+  os.makedirs(workdir, exist_ok=True)
   wd.write_json(path, new, sort_keys=True)
 
 
 def _eval_settings(study: dict) -> dict:
   """The eval settings; a config written before ``measures`` existed ran the default ones."""
-  e = dict(study.get("eval", {}))
-  e.setdefault("measures", list(evaluation.evaluator.DEFAULT_MEASURES))
-  e["measures"] = list(e["measures"])
-  return e
+  return evaluation.evaluator.settings_of(study.get("eval", {}))
 
 
 def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
@@ -105,26 +117,33 @@ def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
 def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
   """Trains and evaluates every decoder (resuming); decoder -> its evaluation (None if
   interrupted). Each evaluation's ``workdir`` is the run's folder as a path from here."""
-  for decoder in config.decoders:
-    run_config(config, decoder)  # fail fast on an unknown name, before any training
+  for decoder in config.decoders:  # fail fast on a bad name or setting, before any training
+    c = run_config(config, decoder)
+    checks.validate(c, make_mesh().size)
+    build_model(c)
   evaluation.evaluator.check_config(config.eval)
   _check_study_config(config, workdir)
   results = {}
-  for i, decoder in enumerate(config.decoders):
-    run_dir = os.path.join(workdir, "runs", decoder)
-    log.info("[%d/%d] %s: training", i + 1, len(config.decoders), decoder)
-    t = time.perf_counter()
-    outcome = train_and_evaluate(run_config(config, decoder), run_dir)
-    if outcome.interrupted:
-      log.warning("study interrupted during %s; run the same command again to resume", decoder)
-      return None
-    log.info(
-      "[%d/%d] %s: trained (%.0f s); evaluating",
-      i + 1,
-      len(config.decoders),
-      decoder,
-      time.perf_counter() - t,
-    )
-    result = evaluation.evaluate_workdir(run_dir, None, config.eval, relative_to=workdir)
-    results[decoder] = {**result, "workdir": run_dir}  # in memory: a path that opens from here
+  n = len(config.decoders)
+  bar = tqdm.tqdm(
+    total=2 * n, desc="study", unit="job", disable=not config.get("progress_bar", False)
+  )
+  with bar:
+    for i, decoder in enumerate(config.decoders):
+      run_dir = os.path.join(workdir, "runs", decoder)
+      bar.set_postfix_str(f"[{i + 1}/{n}] {decoder}: training")
+      log.info("[%d/%d] %s: training", i + 1, n, decoder)
+      t = time.perf_counter()
+      outcome = train_and_evaluate(run_config(config, decoder), run_dir)
+      if outcome.interrupted:
+        log.warning("study interrupted during %s; run the same command again to resume", decoder)
+        return None
+      bar.update()
+      bar.set_postfix_str(f"[{i + 1}/{n}] {decoder}: evaluating")
+      log.info(
+        "[%d/%d] %s: trained (%.0f s); evaluating", i + 1, n, decoder, time.perf_counter() - t
+      )
+      result = evaluation.evaluate_workdir(run_dir, None, config.eval, relative_to=workdir)
+      results[decoder] = {**result, "workdir": run_dir}  # in memory: a path that opens from here
+      bar.update()
   return results

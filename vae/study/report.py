@@ -6,6 +6,7 @@ Nothing in the findings is written by hand: every sentence is generated from the
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -151,18 +152,29 @@ def findings(table: dict, checks: dict, flagged: dict | None = None) -> list[str
   if fixed and learned and "kl" in checks:
     kl = checks["kl"]
     better_mse = all(r["recon_mse"]["mean"] < fixed["recon_mse"]["mean"] for r in learned.values())
-    more_kl = all(kl[d] > kl[mse] for d in learned)
+    more_kl = all(kl.get(d, -math.inf) > kl.get(mse, math.inf) for d in learned)
     detail = ", ".join(
-      f"`{d}` MSE {r['recon_mse']['mean']:.2f} / KL {kl[d]:.1f}" for d, r in learned.items()
+      f"`{d}` MSE {r['recon_mse']['mean']:.2f} / KL {kl.get(d, math.nan):.1f}"
+      for d, r in learned.items()
     )
     out.append(
       f"Claim *a learned sigma fixes the reconstruction/KL balance*: fixed sigma has "
       f"reconstruction MSE {fixed['recon_mse']['mean']:.2f} and test KL "
-      f"{kl[mse]:.1f} nats; {detail}. Criterion: every learned sigma has a "
+      f"{kl.get(mse, math.nan):.1f} nats; {detail}. Criterion: every learned sigma has a "
       f"lower MSE and a larger KL (uses its latents more). "
       f"**{verdict(better_mse and more_kl, [mse, *learned])}**."
     )
   return out
+
+
+def _per_decoder_text(config) -> str:
+  """The settings that differ for some decoders (``config.per_decoder``), in words."""
+  per = config.get("per_decoder") or {}
+  items = []
+  for decoder, overrides in (per.to_dict() if hasattr(per, "to_dict") else dict(per)).items():
+    settings = ", ".join(f"{k} = {v}" for k, v in wd.flatten(overrides).items())
+    items.append(f"`{decoder}`: {settings}")
+  return (" Except, per decoder: " + "; ".join(items) + ".") if items else ""
 
 
 def _first(table: dict, role: str) -> str | None:
@@ -175,6 +187,29 @@ def _verdict(holds) -> str:
 
 
 # ----------------------------------------------------------------------------------- report
+
+
+PREVIOUS_DIR = "previous_reports"
+FILES = (
+  "REPORT.md",
+  "reconstructions.png",
+  "samples.png",
+  "sigma.png",
+  "intensity.png",
+  "learning_curves.png",
+  "loss_geometry.png",
+)
+
+
+def keep_previous(workdir: str) -> str | None:
+  """Moves the current REPORT.md and its figures into previous_reports/<time>/ (if any)."""
+  if not os.path.exists(os.path.join(workdir, "REPORT.md")):
+    return None
+  os.makedirs(os.path.join(workdir, PREVIOUS_DIR), exist_ok=True)
+  kept = wd.keep_aside_files(workdir, FILES)
+  target = os.path.join(workdir, PREVIOUS_DIR, os.path.basename(kept).removeprefix("kept-"))
+  os.replace(kept, target)
+  return target
 
 
 def write_report(workdir: str, config, results: dict) -> str:
@@ -203,7 +238,8 @@ def write_report(workdir: str, config, results: dict) -> str:
     f"{t.model.latent_dim}, {t.data.protocol} MNIST ({t.data.train_size or 60000} training "
     f"images), {t.num_epochs} epochs, batch {t.batch_size}, {t.optimizer.name} "
     f"lr {t.optimizer.learning_rate}, {t.num_seeds} seeds (mean ± std over seeds). Evaluation on "
-    f"{e.test_size or 10000} test images, K = {e.num_importance_samples} importance samples.",
+    f"{e.test_size or 10000} test images, K = {e.num_importance_samples} importance samples."
+    + _per_decoder_text(config),
     "",
     "## Table",
     "",
@@ -241,11 +277,6 @@ def write_report(workdir: str, config, results: dict) -> str:
       for d, a in assessed.items()
     ],
     "",
-    "![sigma](sigma.png)",
-    "",
-    "Learned sigmas (root mean square over test pixels) per epoch against the optimum given the "
-    "decoder means (the root mean squared error); empty if no decoder learns its sigma.",
-    "",
     "## Figures",
     "",
     "![reconstructions](reconstructions.png)",
@@ -264,6 +295,11 @@ def write_report(workdir: str, config, results: dict) -> str:
     "target, its mean is).",
     "",
     "![learning curves](learning_curves.png)",
+    "",
+    "![sigma](sigma.png)",
+    "",
+    "Learned sigmas (root mean square over test pixels) per epoch against the optimum given the "
+    "decoder means (the root mean squared error); empty if no decoder learns its sigma.",
     "",
     "Runs: " + ", ".join(f"[{d}](runs/{d}/eval.json)" for d in results),
     "",

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 TEST_ELBO_KEY = data.inputs.FIXED_INPUTS_KEY + 1  # latent draws of the per-epoch test ELBO
 SHOW_KEY = 4321  # fixed latent draws of the per-epoch image grids
+DIVERGENCE_NATS = 50.0  # a fall of the training ELBO from its best epoch that warns of divergence
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -48,29 +49,30 @@ class TrainResult:
 
   state: TrainState
   epoch: int
-  interrupted: bool
+  interrupted: str | bool  # False, or the signal that stopped it ("SIGTERM", "SIGINT")
   metrics: list[dict]
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
   """Trains (or resumes) the run described by ``config`` in ``workdir``; see the module docstring."""
+  # Every value is checked, and the data loaded, before anything is written: a rejected command
+  # leaves the workdir as it was (or absent).
   mesh = make_mesh()
   checks.validate(config, mesh.size)
   model = build_model(config)
-  wd.check_or_write_config(workdir, config)
-
   train_images = data.training_images(config)
-  test_images, _ = data.split(config, "test", config.data.test_size)
+  test_images, _ = data.split(config, "test", config.data.test_size, "data.test_size")
   per_epoch = checks.steps_per_epoch(config, len(train_images))
   tx = make_optimizer(config, per_epoch)
+  wd.check_or_write_config(workdir, config)
 
   state = replicate(init_states(model, tx, config), mesh)
   mngr = wd.manager(workdir, config.keep_checkpoints)
   start = 0
   if mngr.latest_step() is not None:
-    start, state = wd.restore(mngr, state)
+    start, state = wd.restore_latest_readable(mngr, state)
     log.info("resumed %s from the checkpoint of epoch %d", workdir, start)
-  wd.truncate_metrics(workdir, start)
+  wd.repair_metrics(workdir, start)
 
   if start >= config.num_epochs:
     log.info("%s already finished %d epochs: nothing to train", workdir, start)
@@ -100,8 +102,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     unit="epoch",
     disable=not config.progress_bar,
   )
-  epoch, interrupted = start, False
-  with SigtermFlag() as sigterm:
+  epoch, interrupted, best = start, False, None
+  with StopFlag() as stop:
     for epoch in bar:
       epoch += 1
       t = time.perf_counter()
@@ -116,6 +118,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           f"stopped without saving. The last good checkpoint is epoch {mngr.latest_step()} in "
           f"{workdir}; lower the learning rate or check the likelihood options."
         )
+      elbo = float(np.mean(train_metrics["elbo"]))
+      if best is not None and elbo < best[1] - DIVERGENCE_NATS:
+        log.warning(
+          "the training ELBO fell from %.1f (epoch %d) to %.1f nats (epoch %d), by more than %g: "
+          "diverging? Lower optimizer.learning_rate (now %g).",
+          best[1], best[0], elbo, epoch, DIVERGENCE_NATS, config.optimizer.learning_rate,
+        )  # fmt: skip
+      if best is None or elbo > best[1]:
+        best = (epoch, elbo)
       row = {
         "epoch": epoch,
         "step": int(jax.device_get(state.step[0])),
@@ -127,7 +138,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       if epoch == start + 1:
         row["compile_seconds"] = compile_seconds
       row["train"] = mean_over_seeds({k: v.mean(-1) for k, v in train_metrics.items()})
-      last = epoch == config.num_epochs or sigterm.raised
+      last = epoch == config.num_epochs or stop.raised
       if epoch % config.eval_every_epochs == 0 or last:
         test = jax.device_get(test_elbo(state, x_test, test_key))
         if (
@@ -147,11 +158,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         elbo=f"{row['train']['elbo']:.2f}",
         test_elbo=f"{row.get('test', {}).get('elbo', float('nan')):.2f}",
       )
-      if sigterm.raised:
-        interrupted = True
+      if stop.raised:
+        interrupted = stop.raised
         log.warning(
-          "stopped by SIGTERM after epoch %d; checkpoint saved in %s; run the same "
+          "stopped by %s after epoch %d; checkpoint saved in %s; run the same "
           "command again to resume",
+          stop.raised,
           epoch,
           workdir,
         )
@@ -185,28 +197,35 @@ def _save_images(workdir: str, epoch: int, shown, show_x) -> None:
   images.save_panels(os.path.join(workdir, "images", f"epoch_{epoch:04d}.png"), panels)
 
 
-class SigtermFlag:
-  """Turns SIGTERM into a flag checked between epochs (then: checkpoint and a clean exit)."""
+class StopFlag:
+  """Turns SIGTERM and Ctrl-C (SIGINT) into a flag checked between epochs: the epoch in flight
+  finishes, a checkpoint is saved and training returns. A second Ctrl-C stops at once (the last
+  checkpoint on disk is complete: Orbax writes atomically)."""
+
+  SIGNALS = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}
 
   def __init__(self):
-    self.raised = False
-    self._previous = None
+    self.raised: str | bool = False
+    self._previous = {}
 
   def __enter__(self):
-    try:
-      self._previous = signal.signal(signal.SIGTERM, self._handle)
-    except ValueError:  # not the main thread (e.g. some notebook kernels): no handler
-      self._previous = None
+    for sig in self.SIGNALS:
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # not the main thread (e.g. some notebook kernels): no handler
+        pass
     return self
 
   def _handle(self, signum, frame):
-    del signum, frame
-    self.raised = True
-    log.warning("SIGTERM received: finishing this epoch, saving a checkpoint, exiting")
+    del frame
+    if self.raised and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    self.raised = self.SIGNALS[signum]
+    log.warning("%s received: finishing this epoch, saving a checkpoint, exiting", self.raised)
 
   def __exit__(self, *exc):
-    if self._previous is not None:
-      signal.signal(signal.SIGTERM, self._previous)
+    for sig, previous in self._previous.items():
+      signal.signal(sig, previous)
 
 
 def mean_over_seeds(tree) -> dict:

@@ -101,13 +101,13 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
 def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
   """(states, x float [N, 28, 28] preprocessed, key) -> per-seed test means of elbo/recon/kl.
 
-  For a decoder that learns its scale (``Likelihood.learns_scale``) also ``sigma_rms``, the root
+  For a decoder with a learned sigma (``Likelihood.has_learned_sigma``) also ``sigma_rms``, the root
   mean square of its sigma over the test pixels, and ``sigma_optimal``, the root mean squared
   error of its mean: the maximum-likelihood sigma of a shared sigma given the means (and the root
   mean square of the per-pixel optima), both at the same latent draw as the ELBO.
   """
   eb = config.eval_batch_size
-  scale = model.likelihood.learns_scale()
+  scale = model.likelihood.has_learned_sigma()
 
   def one_seed(state: TrainState, x, key):
     xb, mask = batching.split_batches(x, eb)

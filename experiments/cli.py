@@ -1,0 +1,119 @@
+"""What every entry point shares: flag parsing, one-line errors, and clean interruptions.
+
+``cli.run(main)`` replaces ``absl.app.run(main)``:
+
+* a mistake on the command line (an unknown ``--config.<field>``, a value of the wrong type, a
+  missing config file) or in a value (``ValueError``, a missing file or folder, a workdir that is
+  not writable, a truncated data file, a config that differs from the workdir's) ends with ONE
+  line on stderr, ``error: ...``, naming the value and what is allowed, and exit status 2; no
+  Python trace unless ``--debug`` is given;
+* SIGTERM and Ctrl-C at any moment stop cleanly: inside training the epoch in flight finishes
+  and a checkpoint is saved (``vae.training.loop``); anywhere else (compiling, loading data,
+  evaluating) nothing is half-written (every file is written atomically), one line says so, and
+  the same command resumes. Exit status 0 after SIGTERM (a preempted job stopped as asked), 130
+  after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import zipfile
+import zlib
+
+from absl import app, flags
+
+import experiments
+
+flags.DEFINE_bool("debug", False, "Show Python tracebacks instead of one-line error messages.")
+
+# The errors a user's mistake raises (bad values, missing or unreadable files, a changed config,
+# a truncated download): reported in one line. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (
+  ValueError,
+  KeyError,
+  OSError,
+  EOFError,
+  zlib.error,
+  zipfile.BadZipFile,
+  FloatingPointError,
+)
+
+
+class Terminated(KeyboardInterrupt):
+  """SIGTERM outside the training loop (which handles it itself: vae.training.loop)."""
+
+
+def _on_sigterm(signum, frame):
+  del signum, frame
+  raise Terminated()
+
+
+def fail(message: str, status: int = 2):
+  """Ends the program with one line on stderr."""
+  print(f"error: {message}", file=sys.stderr, flush=True)
+  sys.exit(status)
+
+
+def _debug(argv) -> bool:
+  return any(a in ("--debug", "--debug=true", "--debug=True", "--debug=1") for a in argv)
+
+
+def _parse(argv):
+  """absl's flag parsing, with its errors (and ml_collections' config overrides) as one line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(f"{e}. See --helpfull.")
+  except Exception as e:  # config_flags reports an unknown field or a bad file in many forms
+    if _debug(argv):
+      raise
+    fail(_describe_flag_error(e, argv[1:]))
+
+
+def _describe_flag_error(e: Exception, args: list[str]) -> str:
+  text = str(e).strip().strip("\"'")
+  if isinstance(e, AttributeError | KeyError):
+    field = text.strip("\"'")
+    culprit = next((a for a in args if f".{field}=" in a or a.endswith(f".{field}")), None)
+    where = f" in {culprit}" if culprit else ""
+    return f"the config has no field {field!r}{where}; --helpfull lists the fields"
+  first = text.splitlines()[0] if text else type(e).__name__
+  return f"bad command line: {first}"
+
+
+def _message(e: BaseException) -> str:
+  text = str(e).strip()
+  if isinstance(e, KeyError):
+    text = text.strip("\"'")
+  if isinstance(e, OSError) and e.filename and e.strerror:
+    text = f"{e.strerror}: {e.filename}"
+  if isinstance(e, EOFError | zlib.error | zipfile.BadZipFile):
+    text = f"a data file is truncated or corrupted ({text or type(e).__name__})"
+  return " ".join(text.split()) or type(e).__name__
+
+
+def run(main) -> None:
+  """``absl.app.run(main)`` with the behaviour described in the module docstring."""
+
+  def wrapped(argv):
+    experiments.setup()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+      main(argv)
+    except Terminated:
+      print("stopped by SIGTERM; nothing half-written; run the same command again", flush=True)
+      sys.exit(0)
+    except KeyboardInterrupt:
+      print("interrupted; nothing half-written; run the same command again", flush=True)
+      sys.exit(130)
+    except USER_ERRORS as e:
+      if flags.FLAGS.debug:
+        raise
+      fail(_message(e))
+    finally:
+      with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, previous)
+
+  app.run(wrapped, flags_parser=_parse)
