@@ -2,6 +2,25 @@
 
 import logging
 import os
+import signal
+import sys
+
+
+def _stopped_while_starting(signum, frame):
+  """SIGTERM or Ctrl-C while the entry point is still importing: nothing is written yet."""
+  del frame
+  name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+  print(f"stopped by {name} while starting; nothing written; run the same command again")
+  sys.stdout.flush()
+  os._exit(0 if signum == signal.SIGTERM else 130)
+
+
+# Launched as ``python -m experiments.<job>`` (argv[0] is "-m" while the package is imported):
+# until experiments.cli.run takes over after the imports (seconds), a stop is a clean exit.
+# Imported by a notebook or the tests, nothing is changed.
+if sys.argv[:1] == ["-m"] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+  signal.signal(signal.SIGTERM, _stopped_while_starting)
+  signal.signal(signal.SIGINT, _stopped_while_starting)
 
 
 def setup() -> None:

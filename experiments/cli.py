@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import sys
 import zipfile
@@ -64,12 +65,23 @@ def _parse(argv):
   """absl's flag parsing, with its errors (and ml_collections' config overrides) as one line."""
   try:
     return flags.FLAGS(argv)
-  except flags.Error as e:
-    fail(f"{e}. See --helpfull.")
   except Exception as e:  # config_flags reports an unknown field or a bad file in many forms
     if _debug(argv):
       raise
     fail(_describe_flag_error(e, argv[1:]))
+
+
+def define_config_dict(name: str, config, help_text: str) -> None:
+  """``config_flags.DEFINE_config_dict``, which applies ``--<name>.<field>`` overrides as it is
+  defined (at import): an unknown field is reported in one line there too."""
+  from ml_collections import config_flags
+
+  try:
+    config_flags.DEFINE_config_dict(name, config, help_text)
+  except Exception as e:
+    if _debug(sys.argv):
+      raise
+    fail(_describe_flag_error(e, sys.argv[1:]))
 
 
 def _describe_flag_error(e: Exception, args: list[str]) -> str:
@@ -79,8 +91,15 @@ def _describe_flag_error(e: Exception, args: list[str]) -> str:
     culprit = next((a for a in args if f".{field}=" in a or a.endswith(f".{field}")), None)
     where = f" in {culprit}" if culprit else ""
     return f"the config has no field {field!r}{where}; --helpfull lists the fields"
-  first = text.splitlines()[0] if text else type(e).__name__
-  return f"bad command line: {first}"
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  if not lines:
+    return f"bad command line ({type(e).__name__})"
+  # absl/config_flags: "flag --config=PATH: <reason, possibly a whole traceback>"; the last line
+  # holds the reason (the exception raised while loading the config file, say).
+  match = re.match(r"flag (--[\w.]+)=", lines[0])
+  flag = match.group(1) if match else "command line"
+  reason = lines[-1] if len(lines) > 1 else lines[0].split(": ", 1)[-1]
+  return f"{flag}: {reason}"
 
 
 def _message(e: BaseException) -> str:
@@ -100,6 +119,7 @@ def run(main) -> None:
   def wrapped(argv):
     experiments.setup()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
     try:
       main(argv)
     except Terminated:

@@ -10,7 +10,6 @@ measures by name (``vae.evaluation.measures``).
 import json
 
 from absl import flags
-from ml_collections import config_flags
 
 from experiments import cli
 from vae import evaluation
@@ -21,7 +20,7 @@ flags.DEFINE_integer("step", None, "Epoch of the checkpoint (default: the latest
 flags.DEFINE_bool(
   "force", False, "Re-evaluate even if this epoch was evaluated with these settings."
 )
-config_flags.DEFINE_config_dict("eval", evaluation.default_config(), "Evaluation settings.")
+cli.define_config_dict("eval", evaluation.default_config(), "Evaluation settings.")
 flags.mark_flag_as_required("workdir")
 
 

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import os
 import pathlib
+import zlib
 
 import numpy as np
 
@@ -63,7 +64,13 @@ def read_idx(path: str | os.PathLike, sha256: str | None = None) -> np.ndarray:
   """
   raw = pathlib.Path(path).read_bytes()
   if raw[:2] == b"\x1f\x8b":  # gzip magic
-    raw = gzip.decompress(raw)
+    try:
+      raw = gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as e:
+      raise ValueError(
+        f"MNIST file {os.fspath(path)!r} is truncated or corrupted ({e}); replace it with the "
+        f"original (checksums: vae.data.idx.SHA256)"
+      ) from None
   if sha256 is not None and (actual := hashlib.sha256(raw).hexdigest()) != sha256:
     raise ValueError(
       f"SHA-256 mismatch for MNIST file {os.fspath(path)!r} (decompressed): "

@@ -62,7 +62,7 @@ class MnistIdx(tfds.core.GeneratorBasedBuilder):
     super().__init__(**kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
+    info = tfds.core.DatasetInfo(
       builder=self,
       description="The MNIST database of handwritten digits, from the original IDX files.",
       features=tfds.features.FeaturesDict(
@@ -77,6 +77,10 @@ class MnistIdx(tfds.core.GeneratorBasedBuilder):
       disable_shuffling=True,  # keep the original IDX order
       homepage="http://yann.lecun.com/exdb/mnist/",
     )
+    # No GCS bucket holds this builder's info, and TFDS's lookup of one (for a dataset not yet
+    # prepared) leaves an empty /tmp/tmp*tfds folder behind: skip it.
+    info.initialize_from_bucket = lambda: None
+    return info
 
   def _split_generators(self, dl_manager):
     names = [name for pair in idx.IDX_FILES.values() for name in pair]

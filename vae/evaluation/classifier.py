@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import tqdm
 
 from vae import batching
 from vae import data as data_lib
@@ -229,13 +230,10 @@ def train_classifier(
   state = (params, tx.init(params), jax.random.PRNGKey(seed + 1))
   images, labels = jnp.asarray(train_x), jnp.asarray(train_y, jnp.int32)
   train_epoch = make_train_epoch(tx, batch_size)
-  for epoch in range(1, epochs + 1):
+  bar = tqdm.tqdm(range(1, epochs + 1), desc="MNIST classifier", unit="epoch", disable=not verbose)
+  for _ in bar:
     state, loss = train_epoch(state, images, labels)
-    if verbose:
-      print(
-        f"epoch {epoch}/{epochs}: train loss {float(loss):.4f} ({time.perf_counter() - t0:.0f} s)",
-        flush=True,
-      )
+    bar.set_postfix(train_loss=f"{float(loss):.4f}")
   params = jax.device_get(state[0])
   seconds = time.perf_counter() - t0
 
@@ -297,17 +295,18 @@ class Classifier:
     """The test accuracy recorded when the classifier was trained (None if not saved yet)."""
     return self.info.accuracy if self.info else None
 
-  def logits_and_features(self, x) -> tuple[np.ndarray, np.ndarray]:
-    """Both outputs in one pass, ``CHUNK`` images per compiled call (one compilation for any N)."""
+  def logits_and_features(self, x, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Both outputs in one pass, ``CHUNK`` images per compiled call (one compilation for any N);
+    ``progress(n)`` after each chunk of n images."""
     return batching.map_batches(
-      lambda i, xb: _apply(self.params, xb), _as_images(x), batch_size=CHUNK
+      lambda i, xb: _apply(self.params, xb), _as_images(x), batch_size=CHUNK, progress=progress
     )
 
-  def logits(self, x) -> np.ndarray:
-    return self.logits_and_features(x)[0]
+  def logits(self, x, progress=None) -> np.ndarray:
+    return self.logits_and_features(x, progress)[0]
 
-  def features(self, x) -> np.ndarray:
-    return self.logits_and_features(x)[1]
+  def features(self, x, progress=None) -> np.ndarray:
+    return self.logits_and_features(x, progress)[1]
 
   def accuracy_on(self, x, labels) -> float:
     return float(np.mean(self.logits(x).argmax(-1) == np.asarray(labels)))

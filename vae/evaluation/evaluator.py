@@ -158,7 +158,7 @@ def evaluate_workdir(
     classifier = classifier_lib.get_classifier(
       config.classifier_dir or None, min_accuracy=config.classifier_min_accuracy
     )
-    real = measures.real_reference(classifier, test_u8, train_u8)
+    real = measures.real_reference(classifier, test_u8, train_u8, progress_bar=config.progress_bar)
   t0 = time.perf_counter()
   per_seed, first = [], None
   for s in range(run.num_seeds):

@@ -25,20 +25,25 @@ def _knn_chunk(train, train_labels, queries, k, num_classes):
 
 
 def knn_predict(
-  train, train_labels, queries, k: int = 15, num_classes: int = 10, chunk: int = 500
-) -> np.ndarray:
+  train, train_labels, queries, k: int = 15, num_classes: int = 10, chunk: int = 500,
+  progress=None,
+) -> np.ndarray:  # fmt: skip
   """Majority label of the k nearest (Euclidean) training points, for each query."""
   if not 1 <= k <= len(train):
     raise ValueError(f"k={k} must be in [1, {len(train)}] (the number of training points)")
   train, labels = jnp.asarray(train, jnp.float32), jnp.asarray(train_labels, jnp.int32)
   queries = np.asarray(queries, np.float32)
   return batching.map_batches(
-    lambda i, q: _knn_chunk(train, labels, q, k, num_classes), queries, batch_size=chunk
+    lambda i, q: _knn_chunk(train, labels, q, k, num_classes),
+    queries,
+    batch_size=chunk,
+    progress=progress,
   )
 
 
-def knn_accuracy(train, train_labels, test, test_labels, k: int = 15) -> float:
-  return float(np.mean(knn_predict(train, train_labels, test, k) == np.asarray(test_labels)))
+def knn_accuracy(train, train_labels, test, test_labels, k: int = 15, progress=None) -> float:
+  predicted = knn_predict(train, train_labels, test, k, progress=progress)
+  return float(np.mean(predicted == np.asarray(test_labels)))
 
 
 def active_units(posterior_means, threshold: float = 0.01) -> int:

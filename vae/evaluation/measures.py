@@ -242,9 +242,11 @@ def discretized(ctx: Context, key) -> dict:
 @measure("knn_accuracy")
 def knn_accuracy(ctx: Context, key) -> dict:
   del key
-  acc = latents.knn_accuracy(
-    ctx.train_means, ctx.train_labels, ctx.test_means, ctx.test_labels, ctx.config.knn_k
-  )
+  train_means = ctx.train_means
+  with ctx.progress(len(ctx.test_labels)) as bar:
+    acc = latents.knn_accuracy(
+      train_means, ctx.train_labels, ctx.test_means, ctx.test_labels, ctx.config.knn_k, bar.update
+    )
   return {"knn_accuracy": acc}
 
 
@@ -285,19 +287,23 @@ def generate(run: Run, key, num: int) -> dict:
   return {name: np.clip(np.concatenate(p)[:num], 0, 1) for name, p in parts.items()}
 
 
-def real_reference(classifier, test_u8, train_u8) -> dict:
+def real_reference(classifier, test_u8, train_u8, *, progress_bar: bool = False) -> dict:
   """Sample-quality numbers of real images: training-set feature statistics (the reference of
   every Frechet distance) and the test set's inception score and Frechet distance to it."""
   from vae.evaluation import sample_quality as sq
 
   test = np.asarray(test_u8, np.float32) / 255
-  train_stats = sq.feature_stats(classifier.features(np.asarray(train_u8, np.float32) / 255))
+  total = len(train_u8) + len(test_u8)
+  with tqdm.tqdm(
+    total=total, desc="real images", unit="image", leave=False, disable=not progress_bar
+  ) as bar:
+    train_feats = classifier.features(np.asarray(train_u8, np.float32) / 255, bar.update)
+    test_logits, test_feats = classifier.logits_and_features(test, bar.update)
+  train_stats = sq.feature_stats(train_feats)
   return {
     "train_stats": train_stats,
-    "test_inception_score": sq.inception_score(classifier.logits(test))[0],
-    "test_frechet_distance": sq.frechet_from_stats(
-      *sq.feature_stats(classifier.features(test)), *train_stats
-    ),
+    "test_inception_score": sq.inception_score(test_logits)[0],
+    "test_frechet_distance": sq.frechet_from_stats(*sq.feature_stats(test_feats), *train_stats),
   }
 
 
@@ -310,13 +316,15 @@ def sample_quality(ctx: Context, key) -> dict:
   gen = generate(ctx.run, key, ctx.config.num_generated)
   ctx.generated = gen  # the figures show the first of them
   out = {}
-  for name, images in (
+  sets = (
     ("decoder_means", gen["means"]),
     ("decoder_samples", gen["draws"]),
     ("decoder_parameters", gen["parameters"]),
     ("reconstruction_means", ctx.recon_mean),
-  ):
-    logits, feats = ctx.classifier.logits_and_features(images)
+  )
+  bar = ctx.progress(sum(len(images) for _, images in sets))
+  for name, images in sets:
+    logits, feats = ctx.classifier.logits_and_features(images, bar.update)
     is_mean, is_std = sq.inception_score(logits)
     out[f"sample_quality/{name}"] = {
       "inception_score": is_mean,
@@ -327,6 +335,7 @@ def sample_quality(ctx: Context, key) -> dict:
     "inception_score": ctx.real["test_inception_score"],
     "frechet_distance": ctx.real["test_frechet_distance"],
   }
+  bar.close()
   out["sample_quality/classifier"] = {
     "test_accuracy": ctx.classifier.accuracy,
     "params_sha256": ctx.classifier.info.params_sha256,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from vae.data import PROTOCOLS
+import math
+
+from vae.data import PROTOCOLS, SOURCES
 
 _AT_LEAST_ONE = (
   "num_seeds",
@@ -31,8 +33,29 @@ def validate(config, num_devices: int) -> None:
   for field in _AT_LEAST_ZERO:
     if config[field] < 0:
       raise ValueError(f"{field}={config[field]} must be >= 0")
-  if config.kl_weight < 0:
-    raise ValueError(f"kl_weight={config.kl_weight} must be >= 0")
+  if not config.kl_weight >= 0 or not math.isfinite(config.kl_weight):
+    raise ValueError(f"kl_weight={config.kl_weight} must be a finite number >= 0")
+  lr = config.optimizer.learning_rate
+  if not isinstance(lr, int | float) or not math.isfinite(lr) or lr <= 0:
+    raise ValueError(
+      f"optimizer.learning_rate={lr!r} must be a finite number > 0 (gradient ascent or a "
+      f"frozen model is never what a run wants)"
+    )
+  if config.optimizer.clip_value < 0:
+    raise ValueError(f"optimizer.clip_value={config.optimizer.clip_value} must be >= 0 (0: off)")
+  m = config.model
+  if m.latent_dim < 1:
+    raise ValueError(f"model.latent_dim={m.latent_dim} must be >= 1")
+  if any(w < 1 for w in m.hidden):
+    raise ValueError(f"model.hidden={tuple(m.hidden)} must hold widths >= 1")
+  d = config.data
+  if d.source not in SOURCES:
+    raise ValueError(f"data.source={d.source!r} is not one of {SOURCES}")
+  if not -0.5 <= d.gamma <= 0.5:
+    raise ValueError(f"data.gamma={d.gamma} must be in [-0.5, 0.5] (the warping of 'warped')")
+  for field in ("train_size", "test_size"):
+    if d[field] < 0:
+      raise ValueError(f"data.{field}={d[field]} must be >= 0 (0: all)")
 
 
 def steps_per_epoch(config, num_train: int) -> int:
