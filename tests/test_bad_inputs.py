@@ -276,6 +276,8 @@ def test_a_corrupted_latest_checkpoint_falls_back_and_a_torn_metrics_line_is_rep
           f.truncate(max(os.path.getsize(path) // 3, 1))
   metrics = workdir / wd.METRICS_FILE
   metrics.write_text(metrics.read_text() + '{"epoch": 3, "tr')
+  # Reading the run (read-only) falls back too, and leaves the damaged checkpoint in place.
+  assert vae.load(str(workdir)).epoch == 1 and (workdir / "checkpoints" / "2").is_dir()
   proc = _train(workdir, "--config.num_epochs=3")
   assert proc.returncode == 0, proc.stderr
   assert "epoch 2" in proc.stderr and "does not read back" in proc.stderr

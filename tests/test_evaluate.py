@@ -15,7 +15,7 @@ import likelihoods
 import vae
 from tests.helpers import run, tiny_config
 from vae import evaluation, objective
-from vae.evaluation import discretized, evaluator, latents, scores
+from vae.evaluation import discretized, evaluator, latents, measures, scores
 from vae.evaluation.intensity import intensity_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -172,22 +172,38 @@ def test_end_to_end_evaluation_of_a_tiny_run(trained, monkeypatch):
   again = evaluation.evaluate_workdir(trained, None, tiny_eval_config())
   assert again["seconds"] == result["seconds"]
   # Other settings: a new evaluation; the old one is kept under a time-stamped name.
+  epoch_dir = os.path.join(trained, "eval", "epoch_0002")
+  first = open(os.path.join(epoch_dir, "eval.json")).read()
+  # A failing evaluation (here: a measure that raises) leaves the previous one in place.
   other = tiny_eval_config()
   other.num_importance_samples = 10
+  real = measures.MEASURES["knn_accuracy"]
+
+  def broken(ctx, key):
+    raise RuntimeError("a measure failed")
+
+  monkeypatch.setitem(measures.MEASURES, "knn_accuracy", broken)
+  with pytest.raises(RuntimeError, match="a measure failed"):
+    evaluation.evaluate_workdir(trained, None, other)
+  assert open(os.path.join(epoch_dir, "eval.json")).read() == first
+  assert not [f for f in os.listdir(epoch_dir) if f.startswith("kept-")]
+  monkeypatch.setitem(measures.MEASURES, "knn_accuracy", real)
+  # Other settings: a new evaluation; the old one is kept with its figures in kept-<time>/.
   evaluation.evaluate_workdir(trained, None, other)
-  kept = [
-    f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002")) if f.startswith("eval.json.")
-  ]
+  kept = sorted(f for f in os.listdir(epoch_dir) if f.startswith("kept-"))
   assert len(kept) == 1
+  assert open(os.path.join(epoch_dir, kept[0], "eval.json")).read() == first
+  assert os.path.exists(os.path.join(epoch_dir, kept[0], "reconstructions.png"))
   # An evaluation by other measures (an older MEASURES_VERSION) is redone, within the same
   # second too, and again nothing is overwritten.
   monkeypatch.setattr(evaluator, "MEASURES_VERSION", evaluator.MEASURES_VERSION + 1)
   redone = evaluation.evaluate_workdir(trained, None, other)
   assert redone["measures_version"] == evaluator.MEASURES_VERSION
-  kept = [
-    f for f in os.listdir(os.path.join(trained, "eval", "epoch_0002")) if f.startswith("eval.json.")
-  ]
-  assert len(kept) == 2
+  assert len([f for f in os.listdir(epoch_dir) if f.startswith("kept-")]) == 2
+  # Evaluating an older epoch does not replace WORKDIR/eval.json, the latest epoch's.
+  older = evaluation.evaluate_workdir(trained, 1, other)
+  assert older["epoch"] == 1
+  assert json.load(open(os.path.join(trained, "eval.json")))["epoch"] == 2
   assert evaluation.evaluate_workdir(trained, None, other)["seconds"] == redone["seconds"]
 
 

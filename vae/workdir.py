@@ -256,24 +256,29 @@ def restore(mngr: ocp.CheckpointManager, like, epoch: int | None = None):
   return epoch, mngr.restore(epoch, args=ocp.args.StandardRestore(_abstract(like)))
 
 
-def restore_latest_readable(mngr: ocp.CheckpointManager, like):
-  """Restores the latest checkpoint that reads back; a corrupted one (a disk error, a file cut
-  by hand) is skipped with a warning naming it and the one restored instead. It is left on disk
-  (and replaced by the next save of that epoch)."""
+def restore_latest_readable(
+  mngr: ocp.CheckpointManager, like, *, subtree: bool = False, set_aside: bool = True
+):
+  """Restores the latest checkpoint that reads back (only the entries of ``like`` if
+  ``subtree``); a corrupted one (a disk error, a file cut by hand) is skipped with a warning
+  naming it and the one restored instead. With ``set_aside`` (training) it is moved to
+  ``unreadable_checkpoints/`` (kept, never deleted), so that its epoch can be saved again;
+  otherwise (reading a run) it is left where it is."""
   epochs = sorted(mngr.all_steps(), reverse=True)
+  if not epochs:
+    raise FileNotFoundError(f"no complete checkpoint in {mngr.directory}")
   for i, epoch in enumerate(epochs):
     try:
-      restored = restore(mngr, like, epoch)
+      restored = (restore_subtree if subtree else restore)(mngr, like, epoch)
     except Exception as e:  # Orbax/tensorstore raise many types for a damaged checkpoint
       if i + 1 == len(epochs):
         raise ValueError(
           f"no checkpoint in {mngr.directory} reads back (epochs {epochs}); the last error: "
           f"{' '.join(str(e).split())[:300]}"
         ) from e
-      kept = _set_aside(mngr, epoch)
+      kept = f"moved to {_set_aside(mngr, epoch)}" if set_aside else "left in place"
       log.warning(
-        "the checkpoint of epoch %d in %s does not read back (%s); moved to %s; resuming "
-        "from epoch %d",
+        "the checkpoint of epoch %d in %s does not read back (%s); %s; resuming from epoch %d",
         epoch,
         mngr.directory,
         " ".join(str(e).split())[:200],
@@ -281,7 +286,7 @@ def restore_latest_readable(mngr: ocp.CheckpointManager, like):
         epochs[i + 1],
       )
       continue
-    if i:
+    if i and set_aside:
       mngr.reload()
     return restored
   raise FileNotFoundError(f"no complete checkpoint in {mngr.directory}")

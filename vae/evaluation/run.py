@@ -144,7 +144,8 @@ def _seed_variables(all_variables: dict, seed: int) -> dict:
 
 
 def load(workdir: str, step: int | None = None, seed: int = 0) -> Run:
-  """The run in ``workdir`` at epoch ``step`` (default: the latest complete checkpoint).
+  """The run in ``workdir`` at epoch ``step`` (default: the latest checkpoint that reads back;
+  an unreadable later one is named in a warning and left as it is).
 
   Reads the config and the model's variables (parameters and likelihood statistics) of every
   seed; nothing of the optimizer or the data is needed.
@@ -158,7 +159,10 @@ def load(workdir: str, step: int | None = None, seed: int = 0) -> Run:
   )
   mngr = wd.manager(workdir, read_only=True)
   try:
-    epoch, all_variables = wd.restore_subtree(mngr, like, step)
+    if step is None:
+      epoch, all_variables = wd.restore_latest_readable(mngr, like, subtree=True, set_aside=False)
+    else:
+      epoch, all_variables = wd.restore_subtree(mngr, like, step)
   finally:
     mngr.close()
   return Run(
