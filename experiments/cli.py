@@ -110,7 +110,13 @@ def _message(e: BaseException) -> str:
     text = f"{e.strerror}: {e.filename}"
   if isinstance(e, EOFError | zlib.error | zipfile.BadZipFile):
     text = f"a data file is truncated or corrupted ({text or type(e).__name__})"
-  return " ".join(text.split()) or type(e).__name__
+  text = " ".join(text.split())
+  # ml_collections defers a config file that failed to load to its first use:
+  # "... Failed loading config file ... Attempted [Relative path]: PATH REASON"
+  missing = re.search(r"Failed loading config file.*?Attempted \[[^\]]*\]: (\S+) (.*)", text)
+  if missing:
+    text = f"--config {missing.group(1)} could not be loaded: {missing.group(2)}"
+  return text or type(e).__name__
 
 
 def run(main) -> None:
