@@ -96,7 +96,8 @@ def write(workdir: str, config, results: dict, command: str) -> str:
   ]
   for r in rows:
     if "ours" in r:
-      ours = f"{_fmt(r['ours'])} ± {_fmt(r['std'])}"
+      std = f"{r['std']:.1f}" if abs(r["ours"]) >= 10 else f"{r['std']:.4f}"
+      ours = f"{_fmt(r['ours'])} ± {std}"
       cells = [ours, str(r["seeds"]), str(r["epochs"]), f"{r['difference']:+.1f}"]
     else:
       cells = ["—", "—", "—", "—"]
