@@ -92,13 +92,20 @@ def copy_file(source: str, target: str) -> None:
   os.replace(tmp, target)
 
 
-def keep_aside(path: str) -> str:
-  """Renames ``path`` to ``path.<YYYYmmdd-HHMMSS>[-n]`` (never replacing a kept file); returns it."""
-  stamp = kept = f"{path}.{time.strftime('%Y%m%d-%H%M%S')}"
+def stamped(base: str) -> str:
+  """``base<YYYYmmdd-HHMMSS>``, with ``-n`` appended if needed: a path that does not exist yet,
+  so a kept file never replaces another kept within the same second."""
+  stamp = kept = f"{base}{time.strftime('%Y%m%d-%H%M%S')}"
   for n in range(1, 10000):
     if not os.path.exists(kept):
       break
     kept = f"{stamp}-{n}"
+  return kept
+
+
+def keep_aside(path: str) -> str:
+  """Renames ``path`` to ``path.<YYYYmmdd-HHMMSS>[-n]`` (never replacing a kept file); returns it."""
+  kept = stamped(f"{path}.")
   os.replace(path, kept)
   return kept
 
@@ -106,11 +113,7 @@ def keep_aside(path: str) -> str:
 def keep_aside_files(folder: str, names) -> str:
   """Moves the files ``names`` of ``folder`` that exist into ``folder/kept-<time>[-n]/`` (one
   version of an evaluation together: its JSON and its figures); returns that folder."""
-  stamp = kept = os.path.join(folder, f"kept-{time.strftime('%Y%m%d-%H%M%S')}")
-  for n in range(1, 10000):
-    if not os.path.exists(kept):
-      break
-    kept = f"{stamp}-{n}"
+  kept = stamped(os.path.join(folder, "kept-"))
   os.makedirs(kept)
   for name in names:
     if os.path.exists(os.path.join(folder, name)):
@@ -296,7 +299,7 @@ def _set_aside(mngr: ocp.CheckpointManager, epoch: int) -> str:
   """Moves an unreadable checkpoint out of the manager's folder (kept, never deleted)."""
   folder = os.path.join(os.path.dirname(os.fspath(mngr.directory)), "unreadable_checkpoints")
   os.makedirs(folder, exist_ok=True)
-  target = os.path.join(folder, f"{epoch}.{time.strftime('%Y%m%d-%H%M%S')}")
+  target = stamped(os.path.join(folder, f"{epoch}."))
   os.replace(os.path.join(os.fspath(mngr.directory), str(epoch)), target)
   return target
 

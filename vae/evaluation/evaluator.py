@@ -188,7 +188,7 @@ def evaluate_workdir(
     log.warning("kept the previous evaluation of epoch %d in %s", run.epoch, kept)
   os.makedirs(out_dir, exist_ok=True)
   if config.figures:
-    figures.eval_figures(out_dir, first)
+    figures.eval_figures(out_dir, first, per_seed[0].get("intensity/mean"))
   wd.write_json(out_path, result, indent=1)
   _publish(workdir, out_path, run.epoch)
   return result

@@ -18,8 +18,9 @@ NUM_SHOWN = 32
 FILES = ("reconstructions.png", "samples.png", "intensity.png")  # what eval_figures writes
 
 
-def eval_figures(out_dir: str, ctx) -> None:
-  """reconstructions.png, samples.png and intensity.png for the seed of a ``measures.Context``."""
+def eval_figures(out_dir: str, ctx, intensity: dict | None = None) -> None:
+  """reconstructions.png, samples.png and intensity.png for the seed of a ``measures.Context``;
+  ``intensity``: that seed's ``intensity/mean`` result, if the measure ran (else computed)."""
   run = ctx.run
   x = np.asarray(ctx.x[:NUM_SHOWN])
   name = run.model.likelihood.display_name
@@ -39,7 +40,8 @@ def eval_figures(out_dir: str, ctx) -> None:
     {"sample mean": gen["means"][:NUM_SHOWN], "sample": gen["draws"][:NUM_SHOWN]},
   )
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-  intensity_axes(axes, {run.config.likelihood: intensity_report(ctx.x, ctx.recon_mean)})
+  report = intensity if intensity is not None else intensity_report(ctx.x, ctx.recon_mean)
+  intensity_axes(axes, {run.config.likelihood: report})
   fig.tight_layout()
   fig.savefig(os.path.join(out_dir, "intensity.png"), dpi=110)
   plt.close(fig)
