@@ -7,6 +7,7 @@
   not writable, a truncated data file, a config that differs from the workdir's) ends with ONE
   line on stderr, ``error: ...``, naming the value and what is allowed, and exit status 2; no
   Python trace unless ``--debug`` is given;
+* ``--distributed`` makes the process one of a multi-process run (``vae.hosts``);
 * SIGTERM and Ctrl-C at any moment stop cleanly: inside training the epoch in flight finishes
   and a checkpoint is saved (``vae.training.loop``); anywhere else (compiling, loading data,
   evaluating) nothing is half-written (every file is written atomically), one line says so, and
@@ -28,6 +29,15 @@ from absl import app, flags
 import experiments
 
 flags.DEFINE_bool("debug", False, "Show Python tracebacks instead of one-line error messages.")
+flags.DEFINE_bool(
+  "distributed",
+  False,
+  "One process of a multi-process run (jax.distributed.initialize; see the README, 'Several "
+  "hosts'): a TPU pod slice, SLURM or Open MPI are detected; elsewhere give the three below.",
+)
+flags.DEFINE_string("coordinator_address", "", "host:port of process 0 (with --distributed).")
+flags.DEFINE_integer("num_processes", 0, "How many processes (with --distributed).")
+flags.DEFINE_integer("process_id", -1, "This process's index, 0.. (with --distributed).")
 
 # The errors a user's mistake raises (bad values, missing or unreadable files, a changed config,
 # a truncated download): reported in one line. Anything else is a bug and keeps its traceback.
@@ -124,6 +134,12 @@ def run(main) -> None:
 
   def wrapped(argv):
     experiments.setup()
+    if flags.FLAGS.distributed:
+      from vae import hosts
+
+      hosts.initialize(
+        flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id
+      )
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
     try:

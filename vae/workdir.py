@@ -53,10 +53,13 @@ RESUMABLE_FIELDS = frozenset(
     "eval_batch_size",
     "data.source",
     "data.data_dir",
+    "mesh",  # the device layout: the same numbers on any (tests/test_mesh.py)
   }
 )
 # Renamed config fields: old name -> new name (config.json files of older versions).
 RENAMED_FIELDS = {"beta": "kl_weight"}
+# Fields added since: what a config.json written before them ran with.
+ADDED_FIELDS = {"mesh": "auto"}
 
 
 class ConfigMismatchError(ValueError):
@@ -146,11 +149,15 @@ def config_to_dict(config: ml_collections.ConfigDict) -> dict:
 
 
 def migrate_config(d: dict) -> dict:
-  """A config dict of an older version in today's field names (``RENAMED_FIELDS``)."""
+  """A config dict of an older version in today's field names (``RENAMED_FIELDS``), with the
+  fields added since at the value it ran with (``ADDED_FIELDS``)."""
   d = dict(d)
   for old, new in RENAMED_FIELDS.items():
     if old in d and new not in d:
       d[new] = d.pop(old)
+  if "likelihood" in d:  # a training config (not a study's or an evaluation's)
+    for field, value in ADDED_FIELDS.items():
+      d.setdefault(field, value)
   return d
 
 
@@ -182,9 +189,12 @@ def _tuplify(d):
   return d
 
 
-def check_or_write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+def check_or_write_config(
+  workdir: str, config: ml_collections.ConfigDict, *, write: bool = True
+) -> None:
   """Writes config.json in a new workdir; in an existing one, refuses incompatible changes
-  (and then writes nothing)."""
+  (and then writes nothing). With ``write=False`` (the processes of a multi-process run but the
+  writer) it only checks."""
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise NotADirectoryError(f"--workdir {workdir!r} is a file, not a directory")
   path = os.path.join(workdir, CONFIG_FILE)
@@ -208,8 +218,9 @@ def check_or_write_config(workdir: str, config: ml_collections.ConfigDict) -> No
         f"change the model, data or optimization, so it cannot be resumed; use a new --workdir. "
         f"Fields that may change on resume: {sorted(RESUMABLE_FIELDS)}"
       )
-  os.makedirs(workdir, exist_ok=True)
-  write_json(path, new, sort_keys=True)
+  if write:
+    os.makedirs(workdir, exist_ok=True)
+    write_json(path, new, sort_keys=True)
 
 
 def _same(a, b) -> bool:

@@ -52,6 +52,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_importance_samples = 1  # > 1 trains the importance-weighted bound (IWAE)
   c.seed = 0
   c.num_seeds = 1  # independent seeds trained together (vmapped)
+  # devices: "auto" | "seeds" | "data" | "SxD" (vae.training.mesh): auto puts gcd(num_seeds,
+  # devices) on the seeds axis (each device trains its own seeds), the rest on data
+  c.mesh = "auto"
 
   c.eval_batch_size = 1000
   c.checkpoint_every_epochs = 1

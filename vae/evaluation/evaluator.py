@@ -21,7 +21,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from vae import data
+from vae import data, hosts
 from vae import workdir as wd
 from vae.evaluation import figures, measures
 from vae.evaluation.run import load
@@ -181,6 +181,9 @@ def evaluate_workdir(
     "seconds": time.perf_counter() - t0,
     "devices": str(jax.devices()),
   }
+  if not hosts.is_writer():  # a multi-process run: every process evaluates, process 0 writes
+    hosts.barrier("evaluation written")
+    return result
   # Only now, with the new evaluation complete, is the previous one of this epoch set aside
   # (its eval.json and figures together, in kept-<time>/): a failing evaluation loses nothing.
   if os.path.isdir(out_dir) and os.listdir(out_dir):
@@ -191,6 +194,7 @@ def evaluate_workdir(
     figures.eval_figures(out_dir, first, per_seed[0].get("intensity/mean"))
   wd.write_json(out_path, result, indent=1)
   _publish(workdir, out_path, run.epoch)
+  hosts.barrier("evaluation written")
   return result
 
 

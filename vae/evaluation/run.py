@@ -25,7 +25,7 @@ from vae import objective
 from vae import workdir as wd
 from vae.evaluation import importance
 from vae.model import VAE, build_model
-from vae.training.mesh import make_mesh, replicated
+from vae.training.mesh import local_mesh, replicated
 from vae.training.state import variables_shape
 
 
@@ -152,7 +152,7 @@ def load(workdir: str, step: int | None = None, seed: int = 0) -> Run:
   """
   config = wd.load_config(workdir)
   model = build_model(config)
-  sharding = replicated(make_mesh())
+  sharding = replicated(local_mesh())
   like = jax.tree.map(
     lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
     variables_shape(model, config),

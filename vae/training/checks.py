@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from vae.data import PROTOCOLS, SOURCES
+from vae.training.mesh import mesh_shape
 
 _AT_LEAST_ONE = (
   "num_seeds",
@@ -20,16 +21,18 @@ def validate(config, num_devices: int) -> None:
   """Raises ValueError naming the bad field and value, and what is allowed."""
   if config.data.protocol not in PROTOCOLS:
     raise ValueError(f"data.protocol={config.data.protocol!r} is not one of {PROTOCOLS}")
-  for field in ("batch_size", "eval_batch_size"):
-    value = config[field]
-    if value <= 0 or value % num_devices:
-      raise ValueError(
-        f"{field}={value} must be a positive multiple of the {num_devices} "
-        f"device(s) the batch is sharded over"
-      )
   for field in _AT_LEAST_ONE:
     if config[field] < 1:
       raise ValueError(f"{field}={config[field]} must be >= 1")
+  layout = config.get("mesh", "auto")
+  _, data_devices = mesh_shape(layout, config.num_seeds, num_devices)
+  for field in ("batch_size", "eval_batch_size"):
+    value = config[field]
+    if value <= 0 or value % data_devices:
+      raise ValueError(
+        f"{field}={value} must be a positive multiple of the {data_devices} "
+        f"device(s) the batch is sharded over (the mesh's data axis; see config.mesh)"
+      )
   for field in _AT_LEAST_ZERO:
     if config[field] < 0:
       raise ValueError(f"{field}={config[field]} must be >= 0")

@@ -18,17 +18,16 @@ import signal
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import tqdm
 from tensorboardX import SummaryWriter
 
-from vae import data, images, objective
+from vae import data, hosts, images, objective
 from vae import workdir as wd
 from vae.model import build_model
 from vae.training import checks, programs
-from vae.training.mesh import make_mesh, replicate
+from vae.training.mesh import make_mesh, replicate, seed_sharded
 from vae.training.optimizer import make_optimizer
 from vae.training.state import TrainState, init_states
 
@@ -57,50 +56,58 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   """Trains (or resumes) the run described by ``config`` in ``workdir``; see the module docstring."""
   # Every value is checked, and the data loaded, before anything is written: a rejected command
   # leaves the workdir as it was (or absent).
-  mesh = make_mesh()
-  checks.validate(config, mesh.size)
+  checks.validate(config, jax.device_count())
+  mesh = make_mesh(config)
   model = build_model(config)
   train_images = data.training_images(config)
   test_images, _ = data.split(config, "test", config.data.test_size, "data.test_size")
   per_epoch = checks.steps_per_epoch(config, len(train_images))
   tx = make_optimizer(config, per_epoch)
-  wd.check_or_write_config(workdir, config)
+  writer = hosts.is_writer()  # with several processes, only process 0 writes files
+  wd.check_or_write_config(workdir, config, write=writer)
+  hosts.barrier("config written")
 
-  state = replicate(init_states(model, tx, config), mesh)
+  state = init_states(model, tx, config, seed_sharded(mesh))
   mngr = wd.manager(workdir, config.keep_checkpoints)
   start = 0
   if mngr.latest_step() is not None:
     start, state = wd.restore_latest_readable(mngr, state)
     log.info("resumed %s from the checkpoint of epoch %d", workdir, start)
-  wd.repair_metrics(workdir, start)
+  if writer:
+    wd.repair_metrics(workdir, start)
 
   if start >= config.num_epochs:
     log.info("%s already finished %d epochs: nothing to train", workdir, start)
     mngr.close()
+    hosts.barrier("metrics repaired")
     return TrainResult(
       state=state, epoch=start, interrupted=False, metrics=wd.read_metrics(workdir)
     )
-  images_dev = replicate(jnp.asarray(train_images), mesh)
-  x_test = replicate(data.fixed_inputs(config, test_images), mesh)
+  images_dev = replicate(train_images, mesh)
+  x_test_host = np.asarray(data.fixed_inputs(config, test_images))
+  x_test, show_x = replicate(x_test_host, mesh), replicate(x_test_host[:32], mesh)
   t0 = time.perf_counter()
   train_epoch = (
     programs.make_train_epoch(model, tx, config, mesh).lower(state, images_dev).compile()
   )
   compile_seconds = time.perf_counter() - t0
   test_elbo = programs.make_test_elbo(model, config, mesh)
-  show = programs.make_show(model)
-  test_key = jax.random.PRNGKey(TEST_ELBO_KEY)
-  show_x = x_test[:32]
+  show = programs.make_show(model, mesh)
+  test_key = replicate(np.asarray(jax.random.PRNGKey(TEST_ELBO_KEY)), mesh)
+  show_key = replicate(np.asarray(jax.random.PRNGKey(SHOW_KEY)), mesh)
 
-  writer = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=start + 1)
-  os.makedirs(os.path.join(workdir, "images"), exist_ok=True)
+  events = (
+    SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=start + 1) if writer else None
+  )
+  if writer:
+    os.makedirs(os.path.join(workdir, "images"), exist_ok=True)
   bar = tqdm.tqdm(
     range(start, config.num_epochs),
     initial=start,
     total=config.num_epochs,
     desc=f"{config.likelihood}",
     unit="epoch",
-    disable=not config.progress_bar,
+    disable=not (config.progress_bar and writer),
   )
   epoch, interrupted, best = start, False, None
   with StopFlag() as stop:
@@ -129,7 +136,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         best = (epoch, elbo)
       row = {
         "epoch": epoch,
-        "step": int(jax.device_get(state.step[0])),
+        "step": epoch * per_epoch,  # every epoch runs per_epoch steps
         "seconds": seconds,
         "images_per_second": images_per_second(
           config.num_seeds, per_epoch, config.batch_size, seconds
@@ -138,6 +145,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       if epoch == start + 1:
         row["compile_seconds"] = compile_seconds
       row["train"] = mean_over_seeds({k: v.mean(-1) for k, v in train_metrics.items()})
+      if hosts.any_process(stop.raised) and not stop.raised:
+        stop.raised = "a signal to another process"
       last = epoch == config.num_epochs or stop.raised
       if epoch % config.eval_every_epochs == 0 or last:
         test = jax.device_get(test_elbo(state, x_test, test_key))
@@ -147,10 +156,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           # a bound on a density of (pixel + u)/256: bits/dim apply (a Bernoulli is no density)
           test["bits_per_dim"] = objective.bits_per_dim(np.asarray(test["elbo"]))
         row["test"] = mean_over_seeds(test)
-      _log_epoch(writer, row)
       if config.image_every_epochs and (epoch % config.image_every_epochs == 0 or last):
-        _save_images(workdir, epoch, show(state, show_x, jax.random.PRNGKey(SHOW_KEY)), show_x)
-      wd.append_metrics(workdir, row)
+        shown = show(state, show_x, show_key)
+        if writer:
+          _save_images(workdir, epoch, shown, x_test_host[:32])
+      if writer:
+        _log_epoch(events, row)
+        wd.append_metrics(workdir, row)
       if epoch % config.checkpoint_every_epochs == 0 or last:
         wd.save(mngr, epoch, state)
       bar.set_postfix(
@@ -170,7 +182,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         break
   mngr.wait_until_finished()
   mngr.close()
-  writer.close()
+  if events is not None:
+    events.close()
+  hosts.barrier("metrics written")
   return TrainResult(
     state=state, epoch=epoch, interrupted=interrupted, metrics=wd.read_metrics(workdir)
   )

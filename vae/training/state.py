@@ -48,9 +48,11 @@ def init_state(model: VAE, tx: optax.GradientTransformation, seed_key: jax.Array
   )
 
 
-def init_states(model: VAE, tx, config) -> TrainState:
-  """``config.num_seeds`` fresh states stacked on a leading axis (``seed_keys``)."""
-  return jax.jit(jax.vmap(lambda k: init_state(model, tx, k)))(seed_keys(config))
+def init_states(model: VAE, tx, config, sharding=None) -> TrainState:
+  """``config.num_seeds`` fresh states stacked on a leading axis (``seed_keys``), placed with
+  ``sharding`` (``mesh.seed_sharded``: each device, of any process, makes its own seeds)."""
+  init = jax.vmap(lambda k: init_state(model, tx, k))
+  return jax.jit(init, out_shardings=sharding)(seed_keys(config))
 
 
 def variables_shape(model: VAE, config) -> dict:
