@@ -2,10 +2,11 @@
 
 Two layers, as in torch.distributions / TFP on one side and a Flax decoder head on the other:
 
-* A *distribution* (``Bernoulli``, ``ContinuousBernoulli``, ``Normal``, ``Beta``) is an immutable
-  pytree of parameter arrays. Everything is elementwise and broadcasts like numpy; ``log_prob``
-  returns one value per pixel. Distributions are safe to create and return under ``jit``, ``vmap``
-  and ``grad`` and keep the dtype of their parameters (float32 or float64).
+* A *distribution* (``Bernoulli``, ``ContinuousBernoulli``, ``Normal``, ``Beta``,
+  ``DiscretizedLogistic``, ``Categorical``) is an immutable pytree of parameter arrays. Everything
+  is elementwise and broadcasts like numpy; ``log_prob`` returns one value per pixel.
+  Distributions are safe to create and return under ``jit``, ``vmap`` and ``grad`` and keep the
+  dtype of their parameters (float32 or float64).
 * A *likelihood module* is a ``flax.linen`` module that turns the decoder's raw output (and its own
   learned parameters, if any) into a distribution, and sums the per-pixel log density into one
   reconstruction log-likelihood per example, in nats. Never a mean over pixels: the ELBO is a sum.
@@ -13,6 +14,12 @@ Two layers, as in torch.distributions / TFP on one side and a Flax decoder head 
 Decoder output layout: ``raw`` has shape ``batch + event_shape + (num_outputs,)`` (channels last),
 ``x`` has shape ``batch + event_shape``; ``event_ndims`` (default 2: a 28x28 image) says how many
 trailing axes of ``x`` make one example.
+
+The 8-bit pixels behind the data are part of the API: ``Distribution.log_prob_8bit(pixels)`` is
+log P(pixel = k) on the levels k = 0 .. 255, whose bins [k/256, (k+1)/256) are the dequantization's
+(``likelihoods.discretization``). A density with a continuous cdf gets it by discretizing the cdf;
+the natively 8-bit distributions (``PixelPmf``: the discretized logistic mixture, the 256-way
+categorical) *are* a pmf, and present it as the piecewise-constant density 256 P(floor(256 x)).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from typing import ClassVar
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from likelihoods import discretization
 
 LOG2 = math.log(2.0)
 
@@ -49,13 +58,16 @@ class Distribution:
   * ``as_density()``: the density that stands in for this distribution where one is needed (the
     distribution itself if ``is_density``; the Bernoulli names the continuous Bernoulli with its
     mean, the CB paper's protocol; ``stand_in`` says it in words), and ``readings`` /
-    ``reading(name)``: the other densities a published protocol reads a non-density as.
+    ``reading(name)``: the other densities a published protocol reads a non-density as;
+  * ``has_pmf_8bit()`` / ``log_prob_8bit(pixels)``: whether the distribution says how probable an
+    8-bit pixel is, and log P(pixel = k). By default the cdf discretized on the dequantization's
+    bins (needs ``has_cdf``); a natively 8-bit distribution returns its own pmf.
   """
 
   #: The set the distribution lives on: "binary", "unit_interval" or "real".
   support: ClassVar[str] = "real"
-  #: Whether it has a continuous cdf with ``log_cdf``/``log_survival``/``log_tail`` (the 8-bit
-  #: discretized likelihood needs one).
+  #: Whether it has a continuous cdf with ``log_cdf``/``log_survival``/``log_tail`` (what the
+  #: default ``log_prob_8bit`` discretizes).
   has_cdf: ClassVar[bool] = False
   #: What ``as_density`` returns, in words, for a distribution that is no density.
   stand_in: ClassVar[str] = "the distribution itself"
@@ -67,6 +79,26 @@ class Distribution:
   def is_density(cls) -> bool:
     """Whether ``log_prob`` is a normalized density on a continuum containing [0, 1]."""
     return cls.support in ("unit_interval", "real")
+
+  @classmethod
+  def has_pmf_8bit(cls) -> bool:
+    """Whether ``log_prob_8bit`` is defined: a continuous cdf to discretize, or a native pmf."""
+    return cls.has_cdf
+
+  def log_prob_8bit(self, pixels):
+    """log P(pixel = k) per pixel, for 8-bit levels k in {0, ..., 255} (any integer dtype or
+    integer-valued floats), broadcasting against the batch.
+
+    Default: the cdf discretized on the bins [k/256, (k+1)/256), the edges folded (the tails of a
+    density on the real line land in bins 0 and 255), in log space
+    (``likelihoods.discretization.log_probs_from_tails``). A distribution without a continuous
+    cdf (the Bernoulli) raises NotImplementedError; a natively 8-bit one overrides it."""
+    if not self.has_cdf:
+      raise NotImplementedError(
+        f"{type(self).__name__} (support {self.support!r}) has no 8-bit pmf: no continuous cdf "
+        f"to discretize"
+      )
+    return discretization.log_probs_from_tails(self, pixels)
 
   def log_prob(self, x):
     raise NotImplementedError
@@ -126,6 +158,132 @@ class Distribution:
   def batch_shape(self) -> tuple[int, ...]:
     leaves = jax.tree_util.tree_leaves(self)
     return jnp.broadcast_shapes(*(jnp.shape(leaf) for leaf in leaves))
+
+
+class PixelPmf(Distribution):
+  r"""Base of the natively 8-bit distributions: a pmf on the levels, read as a density on [0, 1].
+
+  A subclass is a probability mass function :math:`P(k)` on the 8-bit levels
+  :math:`k \in \{0, \dots, 255\}` (``log_prob_8bit``, ``probs_8bit``, ``sample_8bit``). The rest of
+  the code sees it as the piecewise-constant density on [0, 1] that spreads each level's mass
+  uniformly over its bin :math:`[k/256, (k+1)/256)` (``likelihoods.discretization``: the
+  dequantization's bins):
+
+  .. math::
+     p(x) = 256\, P(\lfloor 256 x \rfloor), \qquad
+     \log p(x) = \log P(\lfloor 256 x\rfloor) + \log 256,
+
+  with x = 1 in bin 255 and p = 0 outside [0, 1]. It integrates to :math:`\sum_k P(k) = 1`, so
+  ``support`` is ``"unit_interval"`` and ``is_density()`` holds: its value at the common measure's
+  dequantized test set is comparable with every other decoder's, and equals its 8-bit likelihood
+  plus 784 log 256 per image. ``mean``, ``variance`` and ``sample`` are those of this density:
+
+  .. math::
+     \mathbb E x = \sum_k P(k)\, c_k, \quad
+     \operatorname{Var} x = \sum_k P(k)\,(c_k - \mathbb E x)^2 + \frac{h^2}{12}, \quad
+     c_k = \frac{k + 1/2}{256},\ h = \frac1{256},
+
+  and a sample is :math:`(k + u)/256` with :math:`k \sim P` and u uniform on [0, 1) (the
+  dequantization's 2^-16 grid, so the sample lies in bin k exactly). There is no closed-form
+  ``log_cdf`` (``has_cdf`` is false; no caller needs one: ``log_prob_8bit`` is the pmf itself).
+
+  Memory: work over all 256 levels (moments, sampling the categorical, its normalizer) runs in
+  chunks of the leading batch axes (``discretization.map_in_chunks``), so an evaluation over
+  100 latent samples x 100 images never holds 8 GB of per-level values.
+  """
+
+  support = "unit_interval"
+  #: Levels per pixel that ``_log_prob_8bit`` touches (the categorical's normalizer: all 256; a
+  #: closed-form pmf: 1): sets the chunk size of ``log_prob_8bit``.
+  levels_in_log_prob: ClassVar[int] = discretization.NUM_LEVELS
+  #: Whether its work over the levels runs in cache-sized chunks on a CPU
+  #: (``discretization.chunk_budget``); else chunks only bound memory.
+  cache_sized_chunks: ClassVar[bool] = False
+
+  @classmethod
+  def has_pmf_8bit(cls) -> bool:
+    return True
+
+  # ------------------------------------------------------------------ what subclasses provide
+
+  @property
+  def dtype(self) -> jnp.dtype:
+    """The floating dtype of the parameters."""
+    raise NotImplementedError
+
+  def _chunking(self) -> tuple[int, dict, int]:
+    """(lead_ndim, mapped fields, values per item and level): the fields with the leading
+    ``lead_ndim`` batch axes in front (broadcast to them), which ``map_in_chunks`` splits, and how
+    many values one item of those axes holds per level; the other fields are shared by all."""
+    raise NotImplementedError
+
+  def _log_prob_8bit(self, levels):
+    """log P(k) for int32 ``levels`` of the batch shape (unchunked)."""
+    raise NotImplementedError
+
+  def probs_8bit(self) -> jax.Array:
+    """P(k) for all 256 levels, shape ``batch_shape + (256,)`` (unchunked: for small batches)."""
+    raise NotImplementedError
+
+  def sample_8bit(self, key: jax.Array, sample_shape=()) -> jax.Array:
+    """Levels k ~ P (int32), shape ``sample_shape + batch_shape``."""
+    raise NotImplementedError
+
+  # ------------------------------------------------------------------------ the shared part
+
+  def _map(self, fn, *arrays, levels: int = discretization.NUM_LEVELS):
+    """``fn(dist_chunk, *array_chunks)`` over chunks of the leading batch axes, ``fn`` touching
+    ``levels`` levels per pixel; ``arrays`` have the batch shape (broadcast to it here)."""
+    lead, mapped, per_level = self._chunking()
+    per_item = per_level * levels
+    batch = self.batch_shape
+    arrays = tuple(jnp.broadcast_to(a, batch) for a in arrays)
+    names = tuple(mapped)
+
+    def chunk_fn(*chunks):
+      dist = self.replace(**dict(zip(names, chunks[: len(names)])))
+      return fn(dist, *chunks[len(names) :])
+
+    budget = discretization.chunk_budget(self.cache_sized_chunks)
+    return discretization.map_in_chunks(
+      chunk_fn, tuple(mapped.values()) + arrays, lead, per_item, budget
+    )
+
+  def log_prob_8bit(self, pixels):
+    """log P(pixel = k), the distribution's own pmf (exact; see the subclass's docstring)."""
+    levels = discretization.as_levels(pixels)
+    batch = jnp.broadcast_shapes(self.batch_shape, levels.shape)
+    dist = self if batch == self.batch_shape else self._expand(batch)
+    return dist._map(lambda d, k: d._log_prob_8bit(k), levels, levels=self.levels_in_log_prob)
+
+  def log_prob(self, x):
+    """log p(x) = log P(floor(256 x)) + log 256 on [0, 1] (x = 1 in bin 255), -inf outside."""
+    x = jnp.asarray(x, jnp.result_type(self.dtype, x))
+    inside = (x >= 0) & (x <= 1)
+    log_p = self.log_prob_8bit(discretization.bin_of(x)) + discretization.LOG_NUM_LEVELS
+    return jnp.where(inside, log_p, -jnp.inf)
+
+  def _moments(self):
+    return self._map(lambda d: discretization.moments_of_pmf(d.probs_8bit(), d.dtype))
+
+  def mean(self):
+    """E x = sum_k P(k) (k + 1/2)/256: the mean of the piecewise-constant density."""
+    return self._moments()[0]
+
+  def variance(self):
+    """sum_k P(k) (c_k - E x)^2 + (1/256)^2 / 12 (the last term: the uniform within a bin)."""
+    return self._moments()[1]
+
+  def sample(self, key, sample_shape=()):
+    """(k + u)/256 in [0, 1): k ~ P, u uniform on the 2^-16 grid (so floor(256 x) == k)."""
+    k_level, k_u = jax.random.split(key)
+    levels = self.sample_8bit(k_level, sample_shape)
+    u = discretization.uniform_on_grid(k_u, levels.shape, self.dtype)
+    return (levels.astype(self.dtype) + u) / discretization.NUM_LEVELS
+
+  def _expand(self, shape) -> "PixelPmf":
+    """The same distribution with batch shape ``shape`` (a broadcast of ``batch_shape``)."""
+    raise NotImplementedError
 
 
 def sum_event(values: jax.Array, event_ndims: int) -> jax.Array:

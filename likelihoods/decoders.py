@@ -61,6 +61,18 @@ _TABLE = (
     for mode, (description, roles) in _GAUSSIAN.items()
   ),
   Decoder("beta", "beta", {}, "Beta, alpha and beta from the decoder"),
+  Decoder(
+    "discretized_logistic",
+    "discretized_logistic",
+    {},
+    "discretized logistic mixture (PixelCNN++): a pmf on the 256 levels, natively 8-bit",
+  ),
+  Decoder(
+    "categorical",
+    "categorical",
+    {},
+    "256-way softmax per pixel, low-rank logits: a pmf on the 256 levels, natively 8-bit",
+  ),
 )
 DECODERS: dict[str, Decoder] = {d.name: d for d in _TABLE}
 

@@ -2,7 +2,7 @@
 
 >>> import likelihoods
 >>> likelihoods.available()
-('bernoulli', 'beta', 'continuous_bernoulli', 'gaussian')
+('bernoulli', 'beta', 'categorical', 'continuous_bernoulli', 'discretized_logistic', 'gaussian')
 >>> lik = likelihoods.get("gaussian", sigma="optimal")
 """
 
@@ -13,7 +13,9 @@ import dataclasses
 from likelihoods.base import Likelihood
 from likelihoods.bernoulli import BernoulliLikelihood
 from likelihoods.beta import BetaLikelihood
+from likelihoods.categorical import CategoricalLikelihood
 from likelihoods.continuous_bernoulli import ContinuousBernoulliLikelihood
+from likelihoods.discretized_logistic import DiscretizedLogisticLikelihood
 from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES, GaussianLikelihood
 
 _REGISTRY: dict[str, type[Likelihood]] = {
@@ -21,6 +23,8 @@ _REGISTRY: dict[str, type[Likelihood]] = {
   "continuous_bernoulli": ContinuousBernoulliLikelihood,
   "gaussian": GaussianLikelihood,
   "beta": BetaLikelihood,
+  "discretized_logistic": DiscretizedLogisticLikelihood,
+  "categorical": CategoricalLikelihood,
 }
 
 # Options whose values come from a fixed set: checked at construction, not at first call.

@@ -11,21 +11,52 @@ import pytest
 from scipy import stats
 
 import likelihoods
-from likelihoods import Bernoulli, Beta, ContinuousBernoulli, Normal
+from likelihoods import (
+  Bernoulli,
+  Beta,
+  Categorical,
+  ContinuousBernoulli,
+  DiscretizedLogistic,
+  Normal,
+)
+
+EIGHT_BIT = (DiscretizedLogistic, Categorical)
 
 
 def test_support_and_is_density():
-  assert [c.support for c in (Bernoulli, ContinuousBernoulli, Beta, Normal)] == [
+  classes = (Bernoulli, ContinuousBernoulli, Beta, Normal, DiscretizedLogistic, Categorical)
+  assert [c.support for c in classes] == [
     "binary",
     "unit_interval",
     "unit_interval",
     "real",
+    "unit_interval",
+    "unit_interval",
   ]
   assert not Bernoulli.is_density()
   assert ContinuousBernoulli.is_density() and Beta.is_density() and Normal.is_density()
+  assert all(c.is_density() for c in EIGHT_BIT)
   for name in likelihoods.available():
     lik = likelihoods.get(name)
     assert lik.distribution_type.is_density() == (name != "bernoulli")
+
+
+def test_which_distributions_say_how_probable_an_8bit_pixel_is():
+  # a continuous cdf discretized, or a native pmf (which needs no cdf); the Bernoulli has neither
+  assert [c.has_pmf_8bit() for c in (Bernoulli, ContinuousBernoulli, Beta, Normal)] == [
+    False,
+    True,
+    True,
+    True,
+  ]
+  assert all(c.has_pmf_8bit() and not c.has_cdf for c in EIGHT_BIT)
+  with pytest.raises(NotImplementedError, match="Bernoulli.*no 8-bit pmf.*no continuous cdf"):
+    Bernoulli(jnp.zeros(3)).log_prob_8bit(jnp.arange(3))
+  d = Normal(jnp.array([0.2, 0.7]), jnp.array([0.05, 0.3]))
+  levels = jnp.arange(256)[:, None]
+  np.testing.assert_allclose(
+    np.exp(np.asarray(d.log_prob_8bit(levels), np.float64)).sum(0), 1, atol=2e-5
+  )
 
 
 @pytest.fixture

@@ -10,12 +10,21 @@ import likelihoods
 from likelihoods import (
   BernoulliLikelihood,
   BetaLikelihood,
+  CategoricalLikelihood,
   ContinuousBernoulliLikelihood,
+  DiscretizedLogisticLikelihood,
   GaussianLikelihood,
 )
 from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES
 
-NAMES = ("bernoulli", "beta", "continuous_bernoulli", "gaussian")
+NAMES = (
+  "bernoulli",
+  "beta",
+  "categorical",
+  "continuous_bernoulli",
+  "discretized_logistic",
+  "gaussian",
+)
 
 
 def test_available_names():
@@ -25,18 +34,20 @@ def test_available_names():
 
 
 @pytest.mark.parametrize(
-  "name,cls",
+  "name,cls,outputs",
   [
-    ("bernoulli", BernoulliLikelihood),
-    ("beta", BetaLikelihood),
-    ("continuous_bernoulli", ContinuousBernoulliLikelihood),
-    ("gaussian", GaussianLikelihood),
+    ("bernoulli", BernoulliLikelihood, 1),
+    ("beta", BetaLikelihood, 2),
+    ("categorical", CategoricalLikelihood, 4),
+    ("continuous_bernoulli", ContinuousBernoulliLikelihood, 1),
+    ("discretized_logistic", DiscretizedLogisticLikelihood, 15),
+    ("gaussian", GaussianLikelihood, 1),
   ],
 )
-def test_get_builds_the_module(name, cls):
+def test_get_builds_the_module(name, cls, outputs):
   lik = likelihoods.get(name)
   assert type(lik) is cls
-  assert lik.outputs_per_pixel() == (2 if name == "beta" else 1)
+  assert lik.outputs_per_pixel() == outputs
   assert lik.event_ndims == 2
 
 
@@ -48,6 +59,12 @@ def test_options_and_defaults():
     "concentration_floor": 1e-3,
     "pixel_eps": 1e-4,
   }
+  assert likelihoods.options("discretized_logistic") == {
+    "event_ndims": 2,
+    "num_mixtures": 5,
+    "log_scale_min": -8.0,
+  }
+  assert likelihoods.options("categorical") == {"event_ndims": 2, "rank": 4}
   gaussian = likelihoods.options("gaussian")
   assert gaussian["sigma"] == "shared" and gaussian["mean"] == "sigmoid"
   assert gaussian["fixed_sigma"] ** 2 == pytest.approx(0.5, rel=1e-15)

@@ -9,7 +9,8 @@ while the encoder proposal q(z | x) stays the same (``VAE.__call__``'s ``score``
   decoder itself, or for the Bernoulli the continuous Bernoulli with mean lambda);
 * ``Reading(name)``: one of the decoder's ``readings`` (the CB paper's protocol of reading a
   Bernoulli's lambda as a continuous Bernoulli parameter);
-* ``discretized``: the exact probability of the 8-bit image (``vae.evaluation.discretized``).
+* ``discretized``: the exact probability of the 8-bit image (``Distribution.log_prob_8bit``:
+  a continuous cdf discretized, or a natively 8-bit decoder's own pmf).
 
 Scores are static arguments of compiled programs, so they are hashable module-level functions or
 frozen dataclasses.

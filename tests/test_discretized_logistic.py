@@ -1,0 +1,317 @@
+"""The discretized logistic mixture: a pmf on the 256 levels (sums to 1, against mpmath and scipy),
+read as the piecewise-constant density on [0, 1]; its moments, samples, gradients at the edges
+and at extreme parameters, its likelihood module, and a few training steps."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import mpmath
+import numpy as np
+import optax
+import pytest
+from scipy import stats
+
+import likelihoods
+from likelihoods import DiscretizedLogistic
+from likelihoods.discretized_logistic import log_one_minus_exp_neg
+
+LEVELS = np.arange(256)
+
+
+@pytest.fixture
+def x64():
+  with jax.enable_x64(True):
+    yield
+
+
+def _params(rng, n, k, extreme=False):
+  """[n, k] logits, means, log scales: typical, or reaching the floor, far means and huge logits."""
+  logits = rng.normal(size=(n, k)) * 2
+  loc = rng.uniform(-0.3, 1.3, size=(n, k))
+  log_scale = rng.uniform(-8.0, 1.0, size=(n, k))
+  if extreme:
+    logits[:, 0] += rng.choice([-1e4, 0.0, 1e4], size=n)
+    loc[::3, -1] = rng.choice([-1e3, -3.0, 4.0, 1e3], size=loc[::3].shape[0])
+    log_scale[1::3, 0] = -8.0  # the likelihood's floor
+    log_scale[2::4, -1] = 6.0  # a scale of 400: almost flat on [0, 1]
+  return logits, loc, log_scale
+
+
+def _mp_log_pmf(logits, loc, log_scale, k):
+  """log P(k) of the mixture at 50 digits from the logistic cdf, edges folded; each difference
+  taken in the tail it lies in (sigma(a) - sigma(b) = sigma(-b) - sigma(-a)), so that bins deep in
+  an upper tail do not cancel to 0 even at 50 digits."""
+  with mpmath.workdps(50):
+    sig = lambda t: 1 / (1 + mpmath.exp(-t))
+    inf = mpmath.inf
+    weights = [mpmath.exp(mpmath.mpf(float(v))) for v in logits]
+    total = 0
+    for w, mu, ls in zip(weights, loc, log_scale):
+      s = mpmath.exp(mpmath.mpf(float(ls)))
+      a = inf if k == 255 else (mpmath.mpf(k + 1) / 256 - mpmath.mpf(float(mu))) / s
+      b = -inf if k == 0 else (mpmath.mpf(k) / 256 - mpmath.mpf(float(mu))) / s
+      total += w * (sig(a) - sig(b) if b < 0 else sig(-b) - sig(-a))
+    return float(mpmath.log(total / mpmath.fsum(weights)))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("extreme", [False, True])
+def test_the_256_probabilities_sum_to_one(x64, k, extreme):
+  params = _params(np.random.default_rng(k), 12, k, extreme)
+  d = DiscretizedLogistic(*(jnp.asarray(p) for p in params))
+  log_p = np.asarray(d.log_prob_8bit(LEVELS[:, None]))
+  assert np.isfinite(log_p).all()
+  np.testing.assert_allclose(np.exp(log_p).sum(0), 1.0, rtol=0, atol=1e-13)
+  probs = np.asarray(d.probs_8bit())  # the linear-space form of the moments
+  np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=0, atol=1e-13)
+  np.testing.assert_allclose(probs, np.exp(log_p).T, rtol=1e-11, atol=1e-300)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_log_probs_against_mpmath_deep_in_the_tails(x64, k):
+  rng = np.random.default_rng(10 + k)
+  logits, loc, log_scale = _params(rng, 6, k, extreme=True)
+  d = DiscretizedLogistic(jnp.asarray(logits), jnp.asarray(loc), jnp.asarray(log_scale))
+  levels = np.array([0, 1, 2, 37, 128, 200, 253, 254, 255])
+  got = np.asarray(d.log_prob_8bit(levels[:, None]))
+  ref = np.array(
+    [[_mp_log_pmf(logits[i], loc[i], log_scale[i], j) for i in range(6)] for j in levels]
+  )
+  assert ref.min() < -1000  # bins far in a tail, where a linear-space difference is 0
+  np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_log_probs_against_scipy_logistic_cdf_differences(x64):
+  rng = np.random.default_rng(3)
+  logits, loc, log_scale = _params(rng, 20, 4)
+  got = np.asarray(
+    DiscretizedLogistic(*(jnp.asarray(p) for p in (logits, loc, log_scale))).log_prob_8bit(
+      LEVELS[:, None]
+    )
+  )
+  edges = np.arange(257) / 256
+  cdf = stats.logistic.cdf(edges[:, None, None], loc, np.exp(log_scale))  # [257, n, K]
+  cdf[0], cdf[-1] = 0.0, 1.0  # folded edges
+  weights = np.exp(logits - logits.max(-1, keepdims=True))
+  weights /= weights.sum(-1, keepdims=True)
+  probs = np.sum(weights * np.diff(cdf, axis=0), -1)
+  ok = probs > 1e-6  # where float64 differences of cdfs near 1 are good to 1e-10 relative
+  assert ok.mean() > 0.3
+  np.testing.assert_allclose(got[ok], np.log(probs[ok]), rtol=0, atol=1e-9)
+
+
+def test_float32_matches_float64():
+  rng = np.random.default_rng(4)
+  params = _params(rng, 8, 3, extreme=True)
+  lo = np.asarray(
+    DiscretizedLogistic(*(jnp.asarray(p, jnp.float32) for p in params)).log_prob_8bit(
+      LEVELS[:, None]
+    )
+  )
+  with jax.enable_x64(True):
+    ref = np.asarray(
+      DiscretizedLogistic(*(jnp.asarray(np.float32(p), jnp.float64) for p in params)).log_prob_8bit(
+        LEVELS[:, None]
+      )
+    )
+  assert lo.dtype == np.float32 and np.isfinite(lo).all()
+  # relative to the log-probability's size (|a|, |b| up to 3e6 at far means), at least 2e-5 nats
+  np.testing.assert_allclose(lo, ref, rtol=2e-6, atol=2e-5)
+
+
+def test_log_prob_is_the_level_pmf_plus_log_256(x64):
+  rng = np.random.default_rng(5)
+  d = DiscretizedLogistic(*(jnp.asarray(p) for p in _params(rng, 4, 2)))
+  k = rng.integers(0, 256, size=(50, 4))
+  u = rng.integers(0, 2**16, size=k.shape) / 2**16  # the dequantization's grid
+  x = (k + u) / 256
+  expected = np.asarray(d.log_prob_8bit(k)) + math.log(256)
+  np.testing.assert_allclose(d.log_prob(x), expected, rtol=1e-15)
+  # float32 inputs as the data pipeline makes them; the edges 0 and 1 (the continuous protocol's
+  # pixel 255)
+  x32 = jnp.asarray(np.array([0.0, 1 / 256, 0.5, 255 / 256, 1.0]), jnp.float32)[:, None]
+  levels = np.array([0, 1, 128, 255, 255])[:, None]
+  np.testing.assert_allclose(d.log_prob(x32), d.log_prob_8bit(levels) + math.log(256), rtol=1e-15)
+  assert np.all(np.isneginf(d.log_prob(jnp.array([[-1e-3], [1.001]]))))
+  assert DiscretizedLogistic.is_density() and DiscretizedLogistic.has_pmf_8bit()
+  assert DiscretizedLogistic.support == "unit_interval" and not DiscretizedLogistic.has_cdf
+
+
+def test_mean_and_variance_of_the_piecewise_constant_density(x64):
+  rng = np.random.default_rng(6)
+  params = _params(rng, 10, 3, extreme=True)
+  d = DiscretizedLogistic(*(jnp.asarray(p) for p in params))
+  probs = np.exp(np.asarray(d.log_prob_8bit(LEVELS[:, None]))).T  # [10, 256]
+  c = (LEVELS + 0.5) / 256
+  mean = probs @ c
+  var = probs @ c**2 - mean**2 + 1 / (12 * 256**2)  # E x^2 of the density, in float64
+  np.testing.assert_allclose(d.mean(), mean, rtol=1e-12)
+  np.testing.assert_allclose(d.variance(), var, rtol=1e-8, atol=1e-16)
+  np.testing.assert_allclose(d.stddev(), np.sqrt(var), rtol=1e-8)
+  # a pixel sure of level 0: the variance is the bin's own, h^2/12, to float32's precision too
+  sure = DiscretizedLogistic(jnp.zeros((1,)), jnp.full((1,), -5.0), jnp.full((1,), -8.0))
+  with jax.enable_x64(False):
+    sure32 = DiscretizedLogistic(
+      *(jnp.asarray(a, jnp.float32) for a in (sure.logits, sure.loc, sure.log_scale))
+    )
+    assert float(sure32.variance()) == pytest.approx(1 / (12 * 256**2), rel=1e-5)
+  assert float(sure.mean()) == pytest.approx(0.5 / 256, rel=1e-12)
+
+
+def test_sampling_frequencies_chi_square(x64):
+  logits, loc, log_scale = (
+    np.array([0.3, -0.5, 1.0]),
+    np.array([-0.02, 0.4, 0.93]),
+    np.array([-4.0, -3.0, -5.0]),
+  )
+  d = DiscretizedLogistic(jnp.asarray(logits), jnp.asarray(loc), jnp.asarray(log_scale))
+  n = 200_000
+  x = np.asarray(d.sample(jax.random.PRNGKey(0), (n,)))
+  assert x.shape == (n,) and x.min() >= 0 and x.max() < 1
+  counts = np.bincount(np.floor(x * 256).astype(int), minlength=256)
+  expected = n * np.exp(np.asarray(d.log_prob_8bit(LEVELS)))
+  big = expected >= 5  # chi-square needs 5 expected counts per cell: merge the rest
+  obs = np.append(counts[big], counts[~big].sum())
+  exp = np.append(expected[big], expected[~big].sum())
+  assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-3
+  # the moments of the samples are those of the density
+  assert abs(x.mean() - float(d.mean())) < 5 * math.sqrt(float(d.variance()) / n)
+  # the level of a sample is sample_8bit's with the same key
+  levels = np.asarray(d.sample_8bit(jax.random.split(jax.random.PRNGKey(0))[0], (n,)))
+  np.testing.assert_array_equal(np.floor(x * 256), levels)
+
+
+def _grads(fn, *args):
+  out = jax.grad(lambda *a: jnp.sum(fn(*a)), argnums=tuple(range(len(args))))(*args)
+  return [np.asarray(g) for g in out]
+
+
+@pytest.mark.parametrize("level", [0, 1, 128, 254, 255])
+def test_gradients_are_finite_at_the_edges_and_for_extreme_parameters(level):
+  logits = jnp.array([[0.0, 1e4], [-1e4, 0.0], [3.0, -2.0], [0.0, 0.0], [0.0, 0.0], [30.0, -30.0]])
+  loc = jnp.array(
+    [[0.5, -1e6], [1e6, 0.3], [-50.0, 51.0], [0.0, 1.0], [0.5, 0.5], [1 / 256, 255 / 256]]
+  )
+  log_scale = jnp.array(
+    [[-8.0, -8.0], [-8.0, 0.0], [2.0, -8.0], [-8.0, -8.0], [20.0, 80.0], [-8.0, -8.0]]
+  )
+  f = lambda a, m, s: DiscretizedLogistic(a, m, s).log_prob_8bit(jnp.full((6,), level))
+  assert np.isfinite(np.asarray(f(logits, loc, log_scale))).all()
+  for g in _grads(f, logits, loc, log_scale):
+    assert np.isfinite(g).all(), (level, g)
+  # through the likelihood module: raw log scale far below the floor, huge raw means and logits
+  lik = likelihoods.get("discretized_logistic", num_mixtures=2)
+  raw = jnp.array([[-1e4, 1e4, 1e6, -1e6, -1e4, -1e4], [0.0, 0.0, 0.3, 0.7, 1e3, -1e3]])
+  g_raw = jax.grad(
+    lambda r: jnp.sum(
+      lik.apply({}, r, method=type(lik).distribution).log_prob_8bit(jnp.full((2,), level))
+    )
+  )(raw)
+  assert np.isfinite(np.asarray(g_raw)).all()
+
+
+def test_gradients_against_finite_differences(x64):
+  rng = np.random.default_rng(7)
+  logits, loc, log_scale = (jnp.asarray(p) for p in _params(rng, 5, 3))
+  levels = jnp.array([0, 3, 128, 254, 255])
+
+  def f(a, m, s):
+    return jnp.sum(DiscretizedLogistic(a, m, s).log_prob_8bit(levels))
+
+  grads = jax.grad(f, argnums=(0, 1, 2))(logits, loc, log_scale)
+  args = [logits, loc, log_scale]
+  for i, g in enumerate(grads):
+    for idx in [(0, 0), (2, 1), (4, 2)]:
+      h = 1e-6
+      plus, minus = list(args), list(args)
+      plus[i] = args[i].at[idx].add(h)
+      minus[i] = args[i].at[idx].add(-h)
+      fd = (f(*plus) - f(*minus)) / (2 * h)
+      assert float(g[idx]) == pytest.approx(float(fd), rel=1e-6, abs=1e-6)
+
+
+def test_log_one_minus_exp_neg_for_every_width(x64):
+  log_d = np.array([-800.0, -60.0, -20.5, -19.5, -5.0, -0.5, 0.0, 3.0, 700.0])
+  got = np.asarray(log_one_minus_exp_neg(jnp.asarray(log_d)))
+  with mpmath.workdps(60):
+    ref = [float(mpmath.log(-mpmath.expm1(-mpmath.exp(v)))) for v in log_d]
+  np.testing.assert_allclose(got, ref, rtol=1e-14)
+  g = jax.vmap(jax.grad(log_one_minus_exp_neg))(jnp.asarray(log_d))
+  assert np.isfinite(np.asarray(g)).all()
+
+
+def test_the_likelihood_module():
+  lik = likelihoods.get("discretized_logistic")
+  assert likelihoods.options("discretized_logistic") == {
+    "event_ndims": 2,
+    "num_mixtures": 5,
+    "log_scale_min": -8.0,
+  }
+  assert lik.outputs_per_pixel() == 15
+  assert likelihoods.get("discretized_logistic", num_mixtures=1).outputs_per_pixel() == 2
+  raw = jax.random.normal(jax.random.PRNGKey(0), (3, 28, 28, 15)) * 5
+  dist = lik.apply({}, raw, method=type(lik).distribution)
+  assert isinstance(dist, DiscretizedLogistic) and dist.batch_shape == (3, 28, 28)
+  assert float(jnp.min(dist.log_scale)) > -8.0  # the soft floor
+  x = jnp.full((3, 28, 28), 0.5)
+  assert lik.apply({}, raw, x, method=type(lik).log_likelihood).shape == (3,)
+  for bad in (0, -1, 2.5, True):
+    with pytest.raises(ValueError, match="num_mixtures"):
+      likelihoods.get("discretized_logistic", num_mixtures=bad).outputs_per_pixel()
+  single = likelihoods.get("discretized_logistic", num_mixtures=1)
+  d1 = single.apply({}, raw[..., :2], method=type(single).distribution)
+  assert d1.num_components == 1 and d1.mean().shape == (3, 28, 28)
+
+
+def test_moments_and_log_probs_in_chunks_equal_one_piece(monkeypatch):
+  from likelihoods import discretization
+
+  rng = np.random.default_rng(8)
+  d = DiscretizedLogistic(
+    *(jnp.asarray(p, jnp.float32).reshape(2, 3, 4, 3) for p in _params(rng, 24, 3))
+  )
+  pixels = jnp.asarray(rng.integers(0, 256, size=(2, 3, 4)))
+  whole = [np.asarray(v) for v in (d.log_prob_8bit(pixels), d.mean(), d.variance())]
+  # 7 pixels per chunk of log-probabilities, 1 per chunk of moments (256 x 3 values each)
+  monkeypatch.setattr(discretization, "CHUNK_ELEMENTS", 7 * 3)
+  chunked = [np.asarray(v) for v in (d.log_prob_8bit(pixels), d.mean(), d.variance())]
+  for a, b in zip(whole, chunked):
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_training_on_tiny_data_lowers_the_loss():
+  """A few Adam steps of the tiny VAE on synthetic 8-bit images (no MNIST)."""
+  from experiments.configs import default
+  from vae import objective
+  from vae.model import build_model, init_variables
+
+  c = default.for_decoder("discretized_logistic")
+  c.model.hidden, c.model.latent_dim, c.model.dropout = (32,), 2, 0.0
+  model = build_model(c)
+  rng = np.random.default_rng(0)
+  pixels = np.where(rng.uniform(size=(32, 28, 28)) < 0.2, rng.integers(150, 256, (32, 28, 28)), 0)
+  x = jnp.asarray((pixels + rng.uniform(size=pixels.shape)) / 256, jnp.float32)
+  variables = init_variables(model, jax.random.PRNGKey(0))
+  params = variables["params"]
+  tx = optax.adam(1e-2)
+  opt = tx.init(params)
+
+  def loss(p, key):
+    out = model.apply({"params": p}, x, rngs={"sample": key})
+    return objective.training_loss(out)
+
+  @jax.jit
+  def step(p, o, key):
+    value, g = jax.value_and_grad(loss)(p, key)
+    updates, o = tx.update(g, o, p)
+    return optax.apply_updates(p, updates), o, value
+
+  losses = []
+  for i in range(30):
+    params, opt, value = step(params, opt, jax.random.PRNGKey(i))
+    losses.append(float(value))
+  assert np.isfinite(losses).all()
+  assert np.mean(losses[-5:]) < losses[0] - 200, (losses[0], losses[-5:])
