@@ -172,3 +172,63 @@ def intensity_figure(path: str, results: dict) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def sweep_figure(
+  path: str,
+  curves: dict,
+  values,
+  titles: dict,
+  flagged: dict,
+  axis_label: str,
+  *,
+  log_x: bool = False,
+) -> None:
+  """A sweep's measures against its axis: one panel per measure, one line per decoder (the mean
+  over seeds) with a band from the seeds' minimum to their maximum; a point whose run is flagged
+  not converged (``flagged``: (value index, decoder) -> reasons) is drawn as an open marker.
+
+  ``curves``: measure -> decoder -> per value None or {"mean", "min", "max"}."""
+  n = max(len(curves), 1)
+  cols = min(3, n)
+  rows = math.ceil(n / cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.2 * rows), squeeze=False)
+  x_all = np.asarray(values, float)
+  colors = {}
+  for ax, (measure, per_decoder) in zip(axes.ravel(), curves.items()):
+    for decoder, points in per_decoder.items():
+      kept = [(i, p) for i, p in enumerate(points) if p is not None]
+      if not kept:
+        continue
+      idx = [i for i, _ in kept]
+      x = x_all[idx]
+      mean = np.asarray([p["mean"] for _, p in kept])
+      lo = np.asarray([p["min"] for _, p in kept])
+      hi = np.asarray([p["max"] for _, p in kept])
+      (line,) = ax.plot(x, mean, color=colors.get(decoder), label=decoder, lw=1.5)
+      colors[decoder] = line.get_color()
+      ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+      done = np.asarray([(i, decoder) not in flagged for i in idx])
+      ax.plot(x[done], mean[done], "o", color=line.get_color(), ms=4)
+      ax.plot(x[~done], mean[~done], "o", mfc="none", color=line.get_color(), ms=6)
+    ax.set_title(titles.get(measure, measure), fontsize=9)
+    ax.set_xlabel(axis_label, fontsize=8)
+    ax.tick_params(labelsize=7)
+    if log_x:
+      ax.set_xscale("log")
+      ax.minorticks_off()
+    ax.set_xticks(x_all)
+    ax.set_xticklabels([f"{v:g}" for v in x_all], fontsize=7)
+  for ax in axes.ravel()[len(curves) :]:
+    ax.axis("off")
+  if curves:
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    if flagged:
+      handles.append(plt.Line2D([], [], ls="", marker="o", mfc="none", color="gray", ms=6))
+      names.append("not converged")
+    axes[0, 0].legend(handles, names, fontsize=7)
+  else:
+    axes[0, 0].text(0.5, 0.5, "no measure", ha="center", va="center")
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)

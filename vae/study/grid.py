@@ -13,6 +13,8 @@ study workdir:
 Resumable at every level: a finished run is not retrained (``train_and_evaluate`` resumes or
 returns at once), a finished evaluation is not recomputed (``evaluate_workdir`` reuses an
 evaluation of the same epoch with the same settings), and the report is rebuilt from the files.
+``check_grid`` (every run's config checked) and ``run_cells`` (train, then evaluate, each cell)
+serve the sweeps too (``vae.study.sweep``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import ml_collections
 import tqdm
 
 from likelihoods import decoders
-from vae import evaluation
+from vae import evaluation, hosts
 from vae import workdir as wd
 from vae.model import build_model
 from vae.study import report
@@ -94,9 +96,12 @@ def _check_study_config(config, workdir: str) -> None:
         new["decoders"],
         report.PREVIOUS_DIR,
       )
-      report.keep_previous(workdir)
-  os.makedirs(workdir, exist_ok=True)
-  wd.write_json(path, new, sort_keys=True)
+      if hosts.is_writer():
+        report.keep_previous(workdir)
+  if hosts.is_writer():  # one process of a multi-process run writes (vae.hosts)
+    os.makedirs(workdir, exist_ok=True)
+    wd.write_json(path, new, sort_keys=True)
+  hosts.barrier("study config written")
 
 
 def _eval_settings(study: dict) -> dict:
@@ -109,41 +114,60 @@ def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
   results = run_grid(config, workdir)
   if results is None:
     return ""
-  path = report.write_report(workdir, config, results)
-  log.info("report: %s", path)
+  path = os.path.join(workdir, "REPORT.md")
+  if hosts.is_writer():
+    path = report.write_report(workdir, config, results)
+    log.info("report: %s", path)
+  hosts.barrier("report written")
   return path
 
 
-def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
-  """Trains and evaluates every decoder (resuming); decoder -> its evaluation (None if
-  interrupted). Each evaluation's ``workdir`` is the run's folder as a path from here."""
+def check_grid(config: ml_collections.ConfigDict) -> None:
+  """Every run of the study built and checked, and the eval settings: a ValueError naming the bad
+  name or setting, before anything is trained or written (a sweep checks each of its points)."""
   for decoder in config.decoders:  # fail fast on a bad name or setting, before any training
     c = run_config(config, decoder)
     checks.validate(c, make_mesh().size)
     build_model(c)
   evaluation.evaluator.check_config(config.eval)
+
+
+def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
+  """Trains and evaluates every decoder (resuming); decoder -> its evaluation (None if
+  interrupted). Each evaluation's ``workdir`` is the run's folder as a path from here."""
+  check_grid(config)
   _check_study_config(config, workdir)
+  cells = {
+    decoder: (os.path.join(workdir, "runs", decoder), run_config(config, decoder))
+    for decoder in config.decoders
+  }
+  return run_cells(cells, config.eval, workdir, progress_bar=config.get("progress_bar", False))
+
+
+def run_cells(
+  cells: dict, eval_config, workdir: str, *, desc: str = "study", progress_bar: bool = False
+) -> dict | None:
+  """Trains (resuming) and evaluates each cell, ``name -> (run folder, training config)``, in
+  order: the study's decoders, a sweep's (value, decoder) points. Returns name -> its evaluation,
+  or None if interrupted (the same call resumes). Each evaluation records its run's folder
+  relative to ``workdir``; the returned ``workdir`` is a path that opens from here."""
   results = {}
-  n = len(config.decoders)
-  bar = tqdm.tqdm(
-    total=2 * n, desc="study", unit="job", disable=not config.get("progress_bar", False)
-  )
+  n = len(cells)
+  bar = tqdm.tqdm(total=2 * n, desc=desc, unit="job", disable=not progress_bar)
   with bar:
-    for i, decoder in enumerate(config.decoders):
-      run_dir = os.path.join(workdir, "runs", decoder)
-      bar.set_postfix_str(f"[{i + 1}/{n}] {decoder}: training")
-      log.info("[%d/%d] %s: training", i + 1, n, decoder)
+    for i, (name, (run_dir, train_config)) in enumerate(cells.items()):
+      label = " ".join(map(str, name)) if isinstance(name, tuple) else str(name)
+      bar.set_postfix_str(f"[{i + 1}/{n}] {label}: training")
+      log.info("[%d/%d] %s: training", i + 1, n, label)
       t = time.perf_counter()
-      outcome = train_and_evaluate(run_config(config, decoder), run_dir)
+      outcome = train_and_evaluate(train_config, run_dir)
       if outcome.interrupted:
-        log.warning("study interrupted during %s; run the same command again to resume", decoder)
+        log.warning("%s interrupted during %s; run the same command again to resume", desc, label)
         return None
       bar.update()
-      bar.set_postfix_str(f"[{i + 1}/{n}] {decoder}: evaluating")
-      log.info(
-        "[%d/%d] %s: trained (%.0f s); evaluating", i + 1, n, decoder, time.perf_counter() - t
-      )
-      result = evaluation.evaluate_workdir(run_dir, None, config.eval, relative_to=workdir)
-      results[decoder] = {**result, "workdir": run_dir}  # in memory: a path that opens from here
+      bar.set_postfix_str(f"[{i + 1}/{n}] {label}: evaluating")
+      log.info("[%d/%d] %s: trained (%.0f s); evaluating", i + 1, n, label, time.perf_counter() - t)
+      result = evaluation.evaluate_workdir(run_dir, None, eval_config, relative_to=workdir)
+      results[name] = {**result, "workdir": run_dir}  # in memory: a path that opens from here
       bar.update()
   return results

@@ -201,12 +201,13 @@ FILES = (
 )
 
 
-def keep_previous(workdir: str) -> str | None:
-  """Moves the current REPORT.md and its figures into previous_reports/<time>/ (if any)."""
+def keep_previous(workdir: str, files=FILES) -> str | None:
+  """Moves the current REPORT.md and its figures (``files``: the study's, or a sweep's) into
+  previous_reports/<time>/ (if any)."""
   if not os.path.exists(os.path.join(workdir, "REPORT.md")):
     return None
   os.makedirs(os.path.join(workdir, PREVIOUS_DIR), exist_ok=True)
-  kept = wd.keep_aside_files(workdir, FILES)
+  kept = wd.keep_aside_files(workdir, files)
   target = os.path.join(workdir, PREVIOUS_DIR, os.path.basename(kept).removeprefix("kept-"))
   os.replace(kept, target)
   return target
@@ -251,7 +252,7 @@ def write_report(workdir: str, config, results: dict) -> str:
     "dequantized test set ((pixel + u)/256, one fixed noise seed), lower is better; for the "
     "Bernoulli decoder its lambda is read as the mean of a continuous Bernoulli (the CB paper's "
     "inverse-mean map). *8-bit NLL*: exact discretized likelihood of the integer test images "
-    "(nats; decoders with a cdf). *IS/FD*: inception score and Frechet distance in the features "
+    "(nats; decoders with an 8-bit pmf: a cdf discretized, or native). *IS/FD*: inception score and Frechet distance in the features "
     "of this project's MNIST classifier, of images from the prior: decoder samples, decoder "
     "means, and decoder parameters (lambda for Bernoulli and CB, the CB paper's choice; the mean "
     "otherwise). *converged*: see Convergence below. *recon. MSE*: summed squared error of the "
