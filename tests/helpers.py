@@ -33,6 +33,19 @@ def tiny_config(likelihood="bernoulli", **options):
   return c
 
 
+# tiny_config() as command-line flags, for tests that run the entry points in a subprocess
+TINY_FLAGS = [
+  "--config.model.hidden=(32,)",
+  "--config.model.latent_dim=4",
+  "--config.data.train_size=256",
+  "--config.data.test_size=200",
+  "--config.batch_size=64",
+  "--config.eval_batch_size=40",
+  "--config.num_epochs=2",
+  "--config.progress_bar=False",
+]
+
+
 def final_arrays(workdir, epoch=None):
   """The leaves of the checkpointed TrainState of ``epoch`` (default: latest), as numpy."""
   return jax.tree.leaves(wd.read_checkpoint(os.fspath(workdir), epoch))

@@ -19,21 +19,13 @@ import time
 import pytest
 
 import vae
+from tests import helpers
 from vae import workdir as wd
 
 pytestmark = pytest.mark.e2e  # the commands read the real MNIST
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = [
-  "--config.model.hidden=(32,)",
-  "--config.model.latent_dim=4",
-  "--config.data.train_size=256",
-  "--config.data.test_size=200",
-  "--config.batch_size=64",
-  "--config.eval_batch_size=40",
-  "--config.num_epochs=2",
-  "--config.progress_bar=False",
-]
+TINY = helpers.TINY_FLAGS
 EVAL_TINY = [
   "--eval.num_importance_samples=10",
   "--eval.chunk=10",

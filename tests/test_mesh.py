@@ -92,17 +92,7 @@ def test_old_config_without_mesh_resumes(tmp_path):
 
 # ------------------------------------------------------------------------------- the runs
 
-TINY = [
-  "--config=experiments/configs/default.py",
-  "--config.model.hidden=(32,)",
-  "--config.model.latent_dim=4",
-  "--config.data.train_size=256",
-  "--config.data.test_size=200",
-  "--config.batch_size=64",
-  "--config.eval_batch_size=40",
-  "--config.num_epochs=2",
-  "--config.progress_bar=False",
-]
+TINY = ["--config=experiments/configs/default.py", *helpers.TINY_FLAGS]
 
 
 def _env(devices: int) -> dict:
