@@ -10,7 +10,8 @@ Decoder(name='gaussian_shared', likelihood='gaussian', options={'sigma': 'shared
 
 The Gaussian decoders are one per sigma mode of ``likelihoods.gaussian.SIGMA_MODES``. *Roles* say
 what a decoder stands for in the study's findings (``bce``: the tutorials' binary cross-entropy;
-``mse``: "MSE", a Gaussian with sigma^2 = 1/2; ``learned_sigma``; ``shared_sigma``), so no code
+``mse``: "MSE", a Gaussian with sigma^2 = 1/2; ``learned_sigma``; ``shared_sigma``; ``native_8bit``: a pmf on the 256 pixel levels, not a
+density on [0, 1]), so no code
 outside ``likelihoods/`` compares names.
 
 Adding a decoder: a module in ``likelihoods/`` (distribution + likelihood module), one line in
@@ -26,7 +27,7 @@ from likelihoods import registry
 from likelihoods.base import Likelihood
 from likelihoods.gaussian import SIGMA_MODES
 
-ROLES = ("bce", "mse", "learned_sigma", "shared_sigma")
+ROLES = ("bce", "mse", "learned_sigma", "shared_sigma", "native_8bit")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +67,14 @@ _TABLE = (
     "discretized_logistic",
     {},
     "discretized logistic mixture (PixelCNN++): a pmf on the 256 levels, natively 8-bit",
+    ("native_8bit",),
   ),
   Decoder(
     "categorical",
     "categorical",
     {},
     "256-way softmax per pixel, low-rank logits: a pmf on the 256 levels, natively 8-bit",
+    ("native_8bit",),
   ),
 )
 DECODERS: dict[str, Decoder] = {d.name: d for d in _TABLE}

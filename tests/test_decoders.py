@@ -41,6 +41,7 @@ def test_roles():
     "gaussian_decoder",
     "gaussian_optimal",
   }
+  assert decoders.with_role("native_8bit") == ("discretized_logistic", "categorical")
   with pytest.raises(ValueError, match="unknown decoder role 'fancy'.*learned_sigma"):
     decoders.with_role("fancy")
 

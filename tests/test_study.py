@@ -100,6 +100,35 @@ def test_findings_follow_the_numbers():
   assert "best is `gaussian_shared` (20.00) (no verdict: `gaussian_shared` not converged)" in text
 
 
+def test_findings_compare_the_best_continuous_decoder_with_the_best_8bit_one():
+  def row(nll, nll_std, is_samples):
+    return {
+      "discretized_nll": {"mean": nll, "std": nll_std, "per_seed": [nll - nll_std, nll + nll_std]},
+      "inception_score_samples": {"mean": is_samples, "std": 0.0, "per_seed": [is_samples] * 2},
+    }
+
+  table = {
+    "bernoulli": {},  # no 8-bit pmf: not compared
+    "gaussian_shared": row(700.0, 2.0, 6.0),
+    "beta": row(650.0, 3.0, 5.0),
+    "discretized_logistic": row(646.0, 0.5, 7.0),
+    "categorical": row(660.0, 1.0, 8.0),
+  }
+  text = "\n".join(report.findings(table, {}))
+  assert (
+    "on **8-bit NLL**: best continuous `beta` 650.0 ± 3.0, best 8-bit `discretized_logistic` "
+    "646.0 ± 0.5 (the continuous one is worse by 4.0). Criterion: better, or worse by at most "
+    "the sum of the two standard deviations over seeds (3.5). **Does not hold**." in text
+  )
+  assert "on **IS (samples)**: best continuous `gaussian_shared` 6.00" in text
+  assert "best 8-bit `categorical` 8.00" in text
+  table["beta"] = row(648.0, 3.0, 5.0)  # worse by 2.0 < 3.5: within the spread over seeds
+  text = "\n".join(report.findings(table, {}, {"categorical": ["still rising"]}))
+  assert "(the continuous one is worse by 2.0)" in text and "(3.5). **Holds**." in text
+  assert "8.00 ± 0.00 (the continuous one is worse by 2.00)" in text
+  assert "No verdict: rests on run(s) not converged (`categorical`)" in text
+
+
 def test_per_decoder_settings_and_the_paper_variant():
   c = study_configs.get_config("paper")
   assert c.decoders == ("bernoulli", "continuous_bernoulli", "gaussian_decoder", "beta")

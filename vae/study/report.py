@@ -164,6 +164,41 @@ def findings(table: dict, checks: dict, flagged: dict | None = None) -> list[str
       f"lower MSE and a larger KL (uses its latents more). "
       f"**{verdict(better_mse and more_kl, [mse, *learned])}**."
     )
+  out.extend(_continuous_against_8bit(table, verdict))
+  return out
+
+
+# The measures on which the continuous decoders meet the natively 8-bit ones.
+MEASURES_8BIT = ("discretized_nll", "inception_score_samples", "frechet_samples")
+
+
+def _continuous_against_8bit(table: dict, verdict) -> list[str]:
+  """Does any density on [0, 1] match a decoder of the 256 levels (role ``native_8bit``)? For
+  each of ``MEASURES_8BIT``: the best continuous decoder against the best 8-bit one. "Matches":
+  better, or worse by no more than the sum of the two standard deviations over seeds."""
+  native = set(decoders.with_role("native_8bit"))
+  out = []
+  for column in MEASURES_8BIT:
+    header, fmt, better = COLUMNS[column]
+    sign = 1.0 if better == "max" else -1.0  # sign * value: higher is better
+    rows = {d: r[column] for d, r in table.items() if column in r}
+    cont = {d: v for d, v in rows.items() if d not in native}
+    disc = {d: v for d, v in rows.items() if d in native}
+    if not cont or not disc:
+      continue
+    c = max(cont, key=lambda d: sign * cont[d]["mean"])
+    n = max(disc, key=lambda d: sign * disc[d]["mean"])
+    cv, nv = cont[c], disc[n]
+    gap = sign * (cv["mean"] - nv["mean"])  # > 0: the continuous decoder is better
+    noise = cv["std"] + nv["std"]
+    out.append(
+      f"Claim *a density on [0, 1] matches a decoder of the 256 levels* on **{header}**: best "
+      f"continuous `{c}` {fmt.format(cv['mean'])} ± {fmt.format(cv['std'])}, best 8-bit `{n}` "
+      f"{fmt.format(nv['mean'])} ± {fmt.format(nv['std'])} (the continuous one is "
+      f"{'better' if gap > 0 else 'worse'} by {fmt.format(abs(gap))}). Criterion: better, or "
+      f"worse by at most the sum of the two standard deviations over seeds "
+      f"({fmt.format(noise)}). **{verdict(gap >= -noise, [c, n])}**."
+    )
   return out
 
 
