@@ -10,6 +10,14 @@
 ``vae.load(workdir)`` restores a trained run for notebooks (``vae.evaluation.run``).
 """
 
-from vae.evaluation.run import Run, load
-
 __all__ = ["Run", "load"]
+
+
+def __getattr__(name):
+  # Imported on first use: training (and a command that stops at a bad value) does not pay for
+  # the evaluation's imports (matplotlib, the measures).
+  if name in __all__:
+    from vae.evaluation import run
+
+    return getattr(run, name)
+  raise AttributeError(f"module 'vae' has no attribute {name!r}")
