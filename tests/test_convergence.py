@@ -42,6 +42,23 @@ def test_a_sigma_far_from_its_optimum_is_flagged():
   assert "sigma 0.465 is +191% from its optimum 0.160" in out["flags"][0]
 
 
+def test_with_dropout_the_sigma_is_judged_against_the_trained_objective():
+  """A converged sigma sits at the root mean squared error of the reconstructions as trained
+  (units dropped), above the test one: the gap is measured to the former when it is logged."""
+  rows = _rows([10.0] * 10, [(0.113, 0.100)] * 10)
+  assert not convergence.assess(rows, convergence.default_config())["converged"]  # +13% at test
+  for r in rows:
+    r["test"]["sigma_optimal_train"] = 0.1135
+  out = convergence.assess(rows, convergence.default_config())
+  assert out["converged"] and abs(out["sigma_gap"] - (0.113 / 0.1135 - 1)) < 1e-12
+  for r in rows:
+    r["test"]["sigma_optimal_train"] = 0.2
+  out = convergence.assess(rows, convergence.default_config())
+  assert (
+    "sigma 0.113 is -44% from its optimum 0.200 (dropout on, as in training)" in out["flags"][0]
+  )
+
+
 def test_no_learning_curve_is_a_flag():
   out = convergence.assess(_rows([3.0]), convergence.default_config())
   assert not out["converged"] and "fewer than two" in out["flags"][0]

@@ -120,6 +120,19 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     np.testing.assert_array_equal(a, b)
 
 
+def test_a_learned_sigma_is_logged_with_its_optimum_at_test_and_as_trained(tmp_path):
+  c = tiny_config("gaussian", sigma="shared")
+  assert c.model.dropout > 0
+  run(c, tmp_path / "dropout")
+  test = wd.read_metrics(str(tmp_path / "dropout"))[-1]["test"]
+  # dropped units reconstruct worse: the trained objective's optimum is the larger sigma
+  assert test["sigma_optimal_train"] > test["sigma_optimal"] > 0 and test["sigma_rms"] > 0
+  c.model.dropout = 0.0
+  run(c, tmp_path / "no_dropout")
+  test = wd.read_metrics(str(tmp_path / "no_dropout"))[-1]["test"]
+  assert "sigma_optimal" in test and "sigma_optimal_train" not in test
+
+
 def test_vmapped_seeds_equal_separate_runs(tmp_path):
   c = tiny_config("continuous_bernoulli")
   c.num_seeds = 2

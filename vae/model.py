@@ -151,10 +151,12 @@ class VAE(nn.Module):
     """The decoder distribution p(x | z) (evaluation mode of the likelihood's statistics)."""
     return self.likelihood(self.decoder(z, train=train), train=False)
 
-  def sampled_reconstruction(self, x):
-    """p(x | z) at one z ~ q(z | x) (RNG stream ``sample``), evaluation mode."""
-    mean, std = self.encode(x)
-    return self.decode(Normal(loc=mean, scale=std).sample(self.make_rng("sample")))
+  def sampled_reconstruction(self, x, *, dropout: bool = False):
+    """p(x | z) at one z ~ q(z | x) (RNG stream ``sample``), evaluation mode; ``dropout``: the
+    encoder and decoder drop units as in training (RNG stream ``dropout``)."""
+    mean, std = self.encode(x, train=dropout)
+    z = Normal(loc=mean, scale=std).sample(self.make_rng("sample"))
+    return self.decode(z, train=dropout)
 
   def decode_display(self, z):
     """The likelihood's display parameter for z (Bernoulli/CB: lambda; others: the mean)."""

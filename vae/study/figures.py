@@ -92,7 +92,8 @@ def learning_curves_figure(path: str, results: dict) -> None:
 
 
 def sigma_figure(path: str, results: dict) -> None:
-  """Per epoch, each learned sigma (RMS over test pixels) against its optimum given the means."""
+  """Per epoch, each learned sigma (RMS over test pixels) against its optimum given the means, at
+  test and (with dropout) as trained."""
   fig, ax = plt.subplots(figsize=(6, 3.6))
   for decoder, result in results.items():
     rows = [r for r in wd.read_metrics(result["workdir"]) if "sigma_rms" in r.get("test", {})]
@@ -104,8 +105,16 @@ def sigma_figure(path: str, results: dict) -> None:
         [r["test"]["sigma_optimal"] for r in rows],
         ls="--",
         color=line.get_color(),
-        label=f"{decoder}: optimum",
+        label=f"{decoder}: optimum at test",
       )
+      if all("sigma_optimal_train" in r["test"] for r in rows):
+        ax.plot(
+          epochs,
+          [r["test"]["sigma_optimal_train"] for r in rows],
+          ls=":",
+          color=line.get_color(),
+          label=f"{decoder}: optimum as trained (dropout)",
+        )
   ax.set(xlabel="epoch", ylabel="sigma", yscale="log", title="learned sigma vs its optimum")
   if ax.lines:
     ax.legend(fontsize=7)

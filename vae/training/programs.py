@@ -112,10 +112,14 @@ def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
   For a decoder with a learned sigma (``Likelihood.has_learned_sigma``) also ``sigma_rms``, the root
   mean square of its sigma over the test pixels, and ``sigma_optimal``, the root mean squared
   error of its mean: the maximum-likelihood sigma of a shared sigma given the means (and the root
-  mean square of the per-pixel optima), both at the same latent draw as the ELBO.
+  mean square of the per-pixel optima), both at the same latent draw as the ELBO. With dropout,
+  also ``sigma_optimal_train``: the same with units dropped as in training, the optimum of the
+  objective that is trained (dropped units make worse reconstructions, so a converged sigma sits
+  above ``sigma_optimal``; ``vae.study.convergence`` checks against this one).
   """
   eb = config.eval_batch_size
   scale = model.likelihood.has_learned_sigma()
+  dropout = scale and config.model.dropout > 0
 
   def one_seed(state: TrainState, x, key):
     xb, mask = batching.split_batches(x, eb)
@@ -134,11 +138,21 @@ def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
         )
         values["variance"] = jnp.mean(dist.variance(), (-2, -1))
         values["squared_error"] = jnp.mean(jnp.square(xi - dist.mean()), (-2, -1))
+      if dropout:
+        dist = model.apply(
+          {"params": state.params, **state.stats},
+          xi,
+          dropout=True,
+          method=VAE.sampled_reconstruction,
+          rngs={"sample": k, "dropout": jax.random.fold_in(k, 1)},
+        )
+        values["squared_error_train"] = jnp.mean(jnp.square(xi - dist.mean()), (-2, -1))
       return {
         name: totals[name] + jnp.sum(jnp.where(mi, v, 0.0)) for name, v in values.items()
       }, None
 
     names = ("elbo", "recon", "kl") + (("variance", "squared_error") if scale else ())
+    names += ("squared_error_train",) if dropout else ()
     zero = jnp.zeros((), jnp.float32)
     totals, _ = jax.lax.scan(
       body, dict.fromkeys(names, zero), (xb, mask, jax.random.split(key, len(xb)))
@@ -147,6 +161,8 @@ def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
     if scale:
       means["sigma_rms"] = jnp.sqrt(means.pop("variance"))
       means["sigma_optimal"] = jnp.sqrt(means.pop("squared_error"))
+    if dropout:
+      means["sigma_optimal_train"] = jnp.sqrt(means.pop("squared_error_train"))
     return means
 
   return jax.jit(
