@@ -304,7 +304,8 @@ def write_report(workdir: str, config, results: dict) -> str:
     f"of its epochs by more than {criteria.max_elbo_rise_nats:g} nats per image, or a learned "
     f"sigma is more "
     f"than {100 * criteria.max_sigma_gap:.0f}% from its analytic optimum (the root mean squared "
-    "error of the decoder mean); findings that rest on a flagged run give no verdict.",
+    "error of the decoder mean as trained: with dropout on, where the run logged it; runs "
+    "logged before it was, at test); findings that rest on a flagged run give no verdict.",
     "",
     *[
       f"- `{d}`: "
@@ -335,7 +336,8 @@ def write_report(workdir: str, config, results: dict) -> str:
     "![sigma](sigma.png)",
     "",
     "Learned sigmas (root mean square over test pixels) per epoch against the optimum given the "
-    "decoder means (the root mean squared error); empty if no decoder learns its sigma.",
+    "decoder means (the root mean squared error: at test, dashed; as trained, with dropout on, "
+    "dotted); empty if no decoder learns its sigma.",
     "",
     "Runs: " + ", ".join(f"[{d}](runs/{d}/eval.json)" for d in results),
     "",
