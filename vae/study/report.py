@@ -203,10 +203,15 @@ def _continuous_against_8bit(table: dict, verdict) -> list[str]:
 
 
 def _per_decoder_text(config) -> str:
-  """The settings that differ for some decoders (``config.per_decoder``), in words."""
+  """The settings that differ for some of the grid's decoders (``config.per_decoder``; entries
+  for decoders outside ``config.decoders`` are not run, so not mentioned), in words."""
   per = config.get("per_decoder") or {}
+  per = per.to_dict() if hasattr(per, "to_dict") else dict(per)
   items = []
-  for decoder, overrides in (per.to_dict() if hasattr(per, "to_dict") else dict(per)).items():
+  for decoder in config.decoders:  # in the grid's order
+    overrides = per.get(decoder)
+    if not overrides:
+      continue
     settings = ", ".join(f"{k} = {v}" for k, v in wd.flatten(overrides).items())
     items.append(f"`{decoder}`: {settings}")
   return (" Except, per decoder: " + "; ".join(items) + ".") if items else ""
