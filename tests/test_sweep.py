@@ -195,6 +195,17 @@ def test_differences_name_each_changed_setting():
   ]
 
 
+def test_per_decoder_settings_count_for_the_decoders_that_ran():
+  old = wd.config_to_dict(sweep_configs.get_config("smoke"))  # bernoulli, gaussian_shared
+  c = sweep_configs.get_config("smoke")
+  c.per_decoder["categorical"] = {"num_seeds": 1}  # never run here: not a difference
+  assert sweep.differences(old, wd.config_to_dict(c)) == []
+  c.per_decoder["gaussian_shared"] = {"num_seeds": 1}  # it ran with the study's seeds
+  assert sweep.differences(old, wd.config_to_dict(c)) == [
+    "per_decoder.gaussian_shared.num_seeds: '<absent>' there, 1 now"
+  ]
+
+
 # ------------------------------------------------------------------------------ end to end
 
 

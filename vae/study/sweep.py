@@ -115,12 +115,14 @@ def check_sweep(config) -> None:
   data.split(first, "test", first.data.test_size, "train.data.test_size")
 
 
-def _settings(d: dict) -> dict:
+def _settings(d: dict, decoders) -> dict:
   """What a resumed sweep must keep, flattened: the train, per-decoder and eval settings and the
-  axis (not the decoders or values, which extend it, nor presentation)."""
+  axis (not the decoders or values, which extend it, nor presentation). Per-decoder settings
+  count for ``decoders`` only (those with runs; an entry for another decoder was never used)."""
+  per = d.get("per_decoder") or {}
   sections = {
     "train": wd.migrate_config(d.get("train", {})),
-    "per_decoder": d.get("per_decoder") or {},
+    "per_decoder": {k: v for k, v in per.items() if k in decoders},
     "eval": evaluation.evaluator.settings_of(d.get("eval", {})),
     "sweep": {"axis": d.get("sweep", {}).get("axis")},
   }
@@ -130,8 +132,9 @@ def _settings(d: dict) -> dict:
 
 def differences(old: dict, new: dict) -> list[str]:
   """The settings (``_settings``) that differ between two sweep configs, as 'field: A there,
-  B now'."""
-  a, b = _settings(old), _settings(new)
+  B now'; per-decoder settings are compared for the decoders ``old`` ran."""
+  ran = set(old.get("decoders", []))
+  a, b = _settings(old, ran), _settings(new, ran)
   out = []
   for key in sorted(set(a) | set(b)):
     x, y = a.get(key, "<absent>"), b.get(key, "<absent>")
