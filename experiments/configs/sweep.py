@@ -22,9 +22,9 @@ Variants (``sweep.py:<variant>``):
 * ``smoke``: seconds; gamma in (-0.5, 0.25), Bernoulli and the shared-sigma Gaussian, the study's
   smoke model and data, 2 epochs, 2 seeds. Run by the tests: it checks the plumbing.
 * ``cpu`` (default): gamma in (-0.5, -0.25, 0, 0.25, 0.45) for bernoulli, continuous_bernoulli,
-  gaussian_fixed ("MSE") and gaussian_shared on a 2-core CPU, about 22 minutes (an estimate:
-  training and evaluating single runs of this budget on the 2-core CPU while other jobs ran,
-  scaled by the README's benchmark measured alongside; not yet run to the end): one hidden layer
+  gaussian_fixed ("MSE") and gaussian_shared on a 2-core CPU, 23.5 minutes (measured on
+  2026-11-23, quiet machine: 18.8 of training, 20 runs of 3 seeds; results in
+  experiments/results/sweep_cpu/, 2 of the 20 runs flagged: see the README): one hidden layer
   of 256, latent 20, dropout 0.1, the first 10,000 training images, batch 32, 30 epochs (9,360
   Adam steps at lr 1e-3), 3 seeds; lambda clipped to [1e-4, 1 - 1e-4] for Bernoulli and
   continuous Bernoulli (the CB paper's code); evaluation on 1,000 test images, K = 100, 15-NN fit
