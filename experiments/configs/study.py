@@ -7,14 +7,16 @@ Variants (``study.py:<variant>``):
 * ``smoke``: seconds; a tiny MLP on 512 images, 1 epoch, 2 seeds, no sample-quality classifier.
   Run by the tests and by CI: it checks the plumbing, not the science.
 * ``cpu`` (default): a real but short study for a 2-core CPU: the CB paper's architecture on all
-  60,000 dequantized training images, 20 epochs (9,380 steps, meant to let a learned sigma reach
-  its optimum: Adam at lr 1e-3 moves log sigma by at most about 1e-3 per step), 3 seeds (2 for
-  the natively 8-bit decoders); evaluation on 2,000 test images with K = 100. Measured on the
-  2-core CPU (2026-11-23, quiet machine): 7-9 minutes per continuous decoder (19-21 s per epoch
-  of 3 seeds, 1.5 minutes of evaluation), Beta 25 minutes (55 s per epoch): about 75 minutes
-  for the seven continuous decoders, against the 45 it was meant to fit. The report flags runs
-  that have not converged (``convergence``): at this budget 5 of the 7 continuous runs still
-  gain 3-14 nats per image over their last 2 epochs (README, "The study").
+  60,000 dequantized training images, 20 epochs (9,380 steps, meant to let a learned sigma reach its
+  optimum: Adam at lr 1e-3 moves log sigma by at most about 1e-3 per step), 3 seeds (2 for the
+  logistic mixture, 1 for the categorical); evaluation on 2,000 test images with K = 100. Measured
+  on the 2-core CPU (2026-11-23, quiet machine): 7-9 minutes per continuous decoder (19-21 s per
+  epoch of 3 seeds, 1.5 minutes of evaluation), Beta 25 minutes (55 s per epoch): about 75 minutes
+  for the seven continuous decoders, against the 45 it was meant to fit; the 8-bit decoders add 28
+  minutes of training (the logistic mixture, 2 seeds, 82-84 s per epoch) and 17 (the categorical, 1
+  seed, 45-58 s per epoch), plus 5-20 minutes of evaluation each. The report flags runs that have
+  not converged (``convergence``): at this budget 5 of the 7 continuous runs still gain 3-14 nats
+  per image over their last 2 epochs (README, "The study").
 * ``paper``: the continuous-Bernoulli paper's notebooks (reference-protocols.md; ``_paper``
   below lists every setting and its source): its four decoders, 784-500-500-20, ReLU, dropout
   0.1, dequantized MNIST, batch 50, gradient clip 1, lambda clip 1e-4, Adam 1e-3 (1e-4 for the
