@@ -14,9 +14,10 @@ Variants (``study.py:<variant>``):
   epoch of 3 seeds, 1.5 minutes of evaluation), Beta 25 minutes (55 s per epoch): about 75 minutes
   for the seven continuous decoders, against the 45 it was meant to fit; the 8-bit decoders add 28
   minutes of training (the logistic mixture, 2 seeds, 82-84 s per epoch) and 17 (the categorical, 1
-  seed, 45-58 s per epoch), plus 5-20 minutes of evaluation each. The report flags runs that have
-  not converged (``convergence``): at this budget 5 of the 7 continuous runs still gain 3-14 nats
-  per image over their last 2 epochs (README, "The study").
+  seed, 45-58 s per epoch), plus 4 (categorical, alone) and 25 (mixture, under load) minutes of
+  evaluation. The report flags runs that have not converged (``convergence``): at this budget 5 of
+  the 7 continuous runs still gain 3-14 nats per image over their last 2 epochs (README, "The
+  study").
 * ``paper``: the continuous-Bernoulli paper's notebooks (reference-protocols.md; ``_paper``
   below lists every setting and its source): its four decoders, 784-500-500-20, ReLU, dropout
   0.1, dequantized MNIST, batch 50, gradient clip 1, lambda clip 1e-4, Adam 1e-3 (1e-4 for the
