@@ -61,3 +61,37 @@ def metrics_without_timing(workdir):
 
 def run(config, workdir):
   return training.train_and_evaluate(config, os.fspath(workdir))
+
+
+def adam_losses_on_synthetic_8bit(decoder: str, learning_rate: float, steps: int = 30) -> list:
+  """Training losses of ``steps`` Adam steps of a tiny VAE with ``decoder`` on 32 synthetic
+  dequantized 8-bit images (sparse bright strokes on black; no MNIST)."""
+  import optax
+
+  from vae import objective
+  from vae.model import build_model, init_variables
+
+  c = default.for_decoder(decoder)
+  c.model.hidden, c.model.latent_dim, c.model.dropout = (32,), 2, 0.0
+  model = build_model(c)
+  rng = np.random.default_rng(0)
+  pixels = np.where(rng.uniform(size=(32, 28, 28)) < 0.2, rng.integers(150, 256, (32, 28, 28)), 0)
+  x = jax.numpy.asarray((pixels + rng.uniform(size=pixels.shape)) / 256, jax.numpy.float32)
+  params = init_variables(model, jax.random.PRNGKey(0))["params"]
+  tx = optax.adam(learning_rate)
+  opt = tx.init(params)
+
+  def loss(p, key):
+    return objective.training_loss(model.apply({"params": p}, x, rngs={"sample": key}))
+
+  @jax.jit
+  def step(p, o, key):
+    value, g = jax.value_and_grad(loss)(p, key)
+    updates, o = tx.update(g, o, p)
+    return optax.apply_updates(p, updates), o, value
+
+  losses = []
+  for i in range(steps):
+    params, opt, value = step(params, opt, jax.random.PRNGKey(i))
+    losses.append(float(value))
+  return losses

@@ -10,13 +10,13 @@ import jax
 import jax.numpy as jnp
 import mpmath
 import numpy as np
-import optax
 import pytest
 from scipy import stats
 
 import likelihoods
 from likelihoods import DiscretizedLogistic
 from likelihoods.discretized_logistic import log_one_minus_exp_neg
+from tests import helpers
 
 LEVELS = np.arange(256)
 
@@ -284,34 +284,6 @@ def test_moments_and_log_probs_in_chunks_equal_one_piece(monkeypatch):
 
 def test_training_on_tiny_data_lowers_the_loss():
   """A few Adam steps of the tiny VAE on synthetic 8-bit images (no MNIST)."""
-  from experiments.configs import default
-  from vae import objective
-  from vae.model import build_model, init_variables
-
-  c = default.for_decoder("discretized_logistic")
-  c.model.hidden, c.model.latent_dim, c.model.dropout = (32,), 2, 0.0
-  model = build_model(c)
-  rng = np.random.default_rng(0)
-  pixels = np.where(rng.uniform(size=(32, 28, 28)) < 0.2, rng.integers(150, 256, (32, 28, 28)), 0)
-  x = jnp.asarray((pixels + rng.uniform(size=pixels.shape)) / 256, jnp.float32)
-  variables = init_variables(model, jax.random.PRNGKey(0))
-  params = variables["params"]
-  tx = optax.adam(1e-2)
-  opt = tx.init(params)
-
-  def loss(p, key):
-    out = model.apply({"params": p}, x, rngs={"sample": key})
-    return objective.training_loss(out)
-
-  @jax.jit
-  def step(p, o, key):
-    value, g = jax.value_and_grad(loss)(p, key)
-    updates, o = tx.update(g, o, p)
-    return optax.apply_updates(p, updates), o, value
-
-  losses = []
-  for i in range(30):
-    params, opt, value = step(params, opt, jax.random.PRNGKey(i))
-    losses.append(float(value))
+  losses = helpers.adam_losses_on_synthetic_8bit("discretized_logistic", 1e-2)
   assert np.isfinite(losses).all()
   assert np.mean(losses[-5:]) < losses[0] - 200, (losses[0], losses[-5:])

@@ -13,7 +13,7 @@ import pytest
 
 import likelihoods
 import vae
-from tests.helpers import run, tiny_config
+from tests.helpers import TINY_FLAGS, run, tiny_config
 from vae import evaluation, objective
 from vae.evaluation import discretized, evaluator, latents, measures, scores
 from vae.evaluation.intensity import intensity_report
@@ -233,14 +233,8 @@ def test_checkpoint_from_eight_devices_restores_and_evaluates_on_one(tmp_path):
     "--config",
     "experiments/configs/default.py",
     f"--workdir={tmp_path}",
-    "--config.model.hidden=(32,)",
-    "--config.model.latent_dim=4",
-    "--config.data.train_size=256",
-    "--config.data.test_size=200",
-    "--config.batch_size=64",
-    "--config.eval_batch_size=40",
-    "--config.num_epochs=1",
-    "--config.progress_bar=False",
+    *TINY_FLAGS,
+    "--config.num_epochs=1",  # after TINY_FLAGS' 2: the last override wins
   ]
   subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
   assert len(jax.devices()) == 1

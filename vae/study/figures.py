@@ -91,6 +91,13 @@ def learning_curves_figure(path: str, results: dict) -> None:
   plt.close(fig)
 
 
+SIGMA_CAPTION = (
+  "Learned sigmas (root mean square over test pixels) per epoch against the optimum given the "
+  "decoder means (the root mean squared error: at test, dashed; as trained, with dropout on, "
+  "dotted); empty if no decoder learns its sigma."
+)
+
+
 def sigma_figure(path: str, results: dict) -> None:
   """Per epoch, each learned sigma (RMS over test pixels) against its optimum given the means, at
   test and (with dropout) as trained."""
@@ -100,21 +107,13 @@ def sigma_figure(path: str, results: dict) -> None:
     if rows:
       epochs = [r["epoch"] for r in rows]
       (line,) = ax.plot(epochs, [r["test"]["sigma_rms"] for r in rows], label=f"{decoder}: sigma")
-      ax.plot(
-        epochs,
-        [r["test"]["sigma_optimal"] for r in rows],
-        ls="--",
-        color=line.get_color(),
-        label=f"{decoder}: optimum at test",
-      )
-      if all("sigma_optimal_train" in r["test"] for r in rows):
-        ax.plot(
-          epochs,
-          [r["test"]["sigma_optimal_train"] for r in rows],
-          ls=":",
-          color=line.get_color(),
-          label=f"{decoder}: optimum as trained (dropout)",
-        )
+      for key, ls, what in (
+        ("sigma_optimal", "--", "optimum at test"),
+        ("sigma_optimal_train", ":", "optimum as trained (dropout)"),
+      ):
+        if all(key in r["test"] for r in rows):
+          values = [r["test"][key] for r in rows]
+          ax.plot(epochs, values, ls=ls, color=line.get_color(), label=f"{decoder}: {what}")
   ax.set(xlabel="epoch", ylabel="sigma", yscale="log", title="learned sigma vs its optimum")
   if ax.lines:
     ax.legend(fontsize=7)

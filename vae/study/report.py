@@ -340,9 +340,7 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     "![sigma](sigma.png)",
     "",
-    "Learned sigmas (root mean square over test pixels) per epoch against the optimum given the "
-    "decoder means (the root mean squared error: at test, dashed; as trained, with dropout on, "
-    "dotted); empty if no decoder learns its sigma.",
+    figures.SIGMA_CAPTION,
     "",
     "Runs: " + ", ".join(f"[{d}](runs/{d}/eval.json)" for d in results),
     "",

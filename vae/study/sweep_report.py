@@ -487,8 +487,7 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     "![sigma](sigma.png)",
     "",
-    "Learned sigmas (root mean square over test pixels) per epoch against the optimum given the "
-    "decoder means; empty if no decoder learns its sigma.",
+    figures.SIGMA_CAPTION,
     "",
     "Runs: " + ", ".join(f"[{lab} {d}](runs/{lab}/{d}/eval.json)" for lab, d in results),
     "",
