@@ -12,19 +12,20 @@
   and a checkpoint is saved (``vae.training.loop``); anywhere else (compiling, loading data,
   evaluating) nothing is half-written (every file is written atomically), one line says so, and
   the same command resumes. Exit status 0 after SIGTERM (a preempted job stopped as asked), 130
-  after Ctrl-C.
+  after Ctrl-C. Outside training the signal handler itself ends the process (``_stop_now``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import sys
 import zipfile
 import zlib
 
-from absl import app, flags
+from absl import app, flags, logging
 
 import experiments
 
@@ -52,13 +53,37 @@ USER_ERRORS = (
 )
 
 
-class Terminated(KeyboardInterrupt):
-  """SIGTERM outside the training loop (which handles it itself: vae.training.loop)."""
+STOPPED = "nothing half-written; run the same command again"
 
 
-def _on_sigterm(signum, frame):
-  del signum, frame
-  raise Terminated()
+def _leave(message: str, status: int):
+  """Prints ``message`` and ends the process now, skipping the interpreter's teardown.
+
+  Exiting at once is what ``kill -9`` does, which the workdirs survive by design: every file is
+  written atomically, and a checkpoint save cut short is discarded on resume.
+  """
+  with contextlib.suppress(Exception):
+    sys.stderr.flush()
+    sys.stdout.flush()
+    logging.flush()
+  os.write(sys.stdout.fileno(), f"{message}\n".encode())
+  os._exit(status)
+
+
+def _stop_now(signum, frame):
+  """SIGTERM or Ctrl-C outside the training loop (which handles them itself: the epoch in flight
+  finishes, see ``vae.training.loop``): the process ends here, in the handler.
+
+  Raising an exception instead, to unwind to ``main`` and ``sys.exit``, failed in two ways, both
+  seen on our CPU: the handler may run inside a garbage-collection callback or a ``__del__``,
+  where Python prints the exception and ignores it (JAX's ``_xla_gc_callback``: the evaluation
+  then ran to its end); and a compilation or an asynchronously dispatched computation may still be
+  running on XLA's threads, so the interpreter's teardown crashed under them (a segfault, in CI).
+  """
+  del frame
+  if signum == signal.SIGTERM:
+    _leave(f"stopped by SIGTERM; {STOPPED}", 0)
+  _leave(f"interrupted; {STOPPED}", 130)
 
 
 def fail(message: str, status: int = 2):
@@ -140,16 +165,12 @@ def run(main) -> None:
       hosts.initialize(
         flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id
       )
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, _stop_now)
+    signal.signal(signal.SIGINT, _stop_now)
     try:
       main(argv)
-    except Terminated:
-      print("stopped by SIGTERM; nothing half-written; run the same command again", flush=True)
-      sys.exit(0)
-    except KeyboardInterrupt:
-      print("interrupted; nothing half-written; run the same command again", flush=True)
-      sys.exit(130)
+    except KeyboardInterrupt:  # a second Ctrl-C inside training (vae.training.loop.StopFlag)
+      _leave(f"interrupted; {STOPPED}", 130)
     except USER_ERRORS as e:
       if flags.FLAGS.debug:
         raise

@@ -194,6 +194,42 @@ def test_sigterm_during_evaluation_stops_cleanly_and_keeps_the_previous(trained)
   assert _snapshot(trained) == before
 
 
+# A stop while XLA compiles or computes: the main thread's handler raises while the runtime's own
+# threads are still busy, and the interpreter's teardown crashed under them (a segfault in CI).
+_BUSY_ENTRY_POINT = """
+import os, signal, sys, threading
+import jax, jax.numpy as jnp
+from experiments import cli
+
+def main(argv):
+  def chain(x):  # long to trace, compile and run: the signal lands in one of them
+    for k in range(300):
+      x = jnp.sin(x @ x + k)
+    return x
+  sig = getattr(signal, sys.argv[1])
+  threading.Timer(float(sys.argv[2]), os.kill, (os.getpid(), sig)).start()
+  jax.jit(chain)(jnp.ones((800, 800)) / 800).block_until_ready()
+  print("finished before the signal")
+
+cli.run(main)
+"""
+
+
+@pytest.mark.parametrize(
+  "sig,status,after", [("SIGTERM", 0, 0.5), ("SIGTERM", 0, 2.5), ("SIGINT", 130, 1.5)]
+)
+def test_a_stop_while_xla_compiles_or_computes_exits_cleanly(sig, status, after):
+  proc = subprocess.run(
+    [sys.executable, "-c", _BUSY_ENTRY_POINT, sig, str(after)], cwd=ROOT,
+    env={**os.environ, "JAX_PLATFORMS": "cpu"}, capture_output=True, text=True, timeout=120,
+  )  # fmt: skip
+  if "finished before the signal" in proc.stdout:
+    pytest.skip("this machine computed the chain before the signal arrived")
+  assert proc.returncode == status, proc.stderr[-2000:]
+  assert "nothing half-written" in proc.stdout
+  assert "Traceback" not in proc.stderr and "Fatal Python error" not in proc.stderr
+
+
 # --------------------------------------------------------------------------------- study
 
 
