@@ -181,6 +181,7 @@ def _check_sweep_config(config, workdir: str) -> None:
   if hosts.is_writer():  # one process of a multi-process run writes (vae.hosts)
     os.makedirs(workdir, exist_ok=True)
     wd.write_json(path, new, sort_keys=True)
+  hosts.barrier("sweep config written")
 
 
 def run_sweep_grid(config, workdir: str) -> dict | None:
@@ -202,6 +203,9 @@ def run_sweep(config, workdir: str) -> str:
   results = run_sweep_grid(config, workdir)
   if results is None:
     return ""
-  path = sweep_report.write_report(workdir, config, results)
-  log.info("report: %s", path)
+  path = os.path.join(workdir, "REPORT.md")
+  if hosts.is_writer():  # one process of a multi-process run writes (vae.hosts)
+    path = sweep_report.write_report(workdir, config, results)
+    log.info("report: %s", path)
+  hosts.barrier("report written")
   return path
