@@ -28,9 +28,15 @@ TARGETS = (0.2, 0.5, 0.8)
 
 
 def loss_geometry_figure(path: str, sigma_learned: float | None = None) -> None:
-  """Per-pixel NLL and its derivative against the prediction, for targets 0.2, 0.5, 0.8."""
+  """Per-pixel NLL and its derivative against the prediction, for targets 0.2, 0.5, 0.8.
+
+  The 8-bit discretized logistic (one component, loc = p) is drawn as the density it trains as,
+  256 P(bin of x), with the logistic scale that gives the Gaussian curve's standard deviation,
+  s = sigma sqrt(3) / pi; the categorical has no single prediction p to draw against.
+  """
   p = jnp.linspace(1e-3, 1 - 1e-3, 999)
   sigma = sigma_learned or 0.1
+  log_s = jnp.log(sigma * math.sqrt(3) / math.pi)
   curves = {
     "Bernoulli (BCE), p = lambda": lambda q, x: (
       -likelihoods.Bernoulli(jnp.log(q) - jnp.log1p(-q)).log_prob(x)
@@ -44,6 +50,9 @@ def loss_geometry_figure(path: str, sigma_learned: float | None = None) -> None:
     ),
     "Beta, mean p, alpha + beta = 10": lambda q, x: (
       -likelihoods.Beta(10 * q, 10 * (1 - q)).log_prob(x)
+    ),
+    "discretized logistic (8-bit), loc = p, same std": lambda q, x: (
+      -likelihoods.DiscretizedLogistic(jnp.zeros(1), q[None], log_s[None]).log_prob(x)
     ),
   }
   fig, axes = plt.subplots(2, len(TARGETS), figsize=(13, 6.5), sharex=True)

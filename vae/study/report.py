@@ -334,7 +334,9 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     "Per-pixel negative log-likelihood against the prediction for three targets; the dot marks "
     "each minimum (BCE's is at the target but asymmetric; the CB's lambda minimum is not the "
-    "target, its mean is).",
+    "target, its mean is). The 8-bit discretized logistic (as the density 256 P(bin)) is "
+    "quadratic near the target and linear away from it: its slope is bounded by 1/s, a robust "
+    "loss, where the Gaussian's grows without bound.",
     "",
     "![learning curves](learning_curves.png)",
     "",
