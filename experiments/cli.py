@@ -62,11 +62,12 @@ def _leave(message: str, status: int):
   Exiting at once is what ``kill -9`` does, which the workdirs survive by design: every file is
   written atomically, and a checkpoint save cut short is discarded on resume.
   """
-  with contextlib.suppress(Exception):
+  with contextlib.suppress(Exception):  # a stream closed or mid-write must not stop the exit
     sys.stderr.flush()
     sys.stdout.flush()
     logging.flush()
-  os.write(sys.stdout.fileno(), f"{message}\n".encode())
+  with contextlib.suppress(Exception):
+    os.write(sys.stdout.fileno(), f"{message}\n".encode())
   os._exit(status)
 
 
