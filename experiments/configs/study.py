@@ -4,8 +4,9 @@
 
 Variants (``study.py:<variant>``):
 
-* ``smoke``: seconds; a tiny MLP on 512 images, 1 epoch, 2 seeds, no sample-quality classifier.
-  Run by the tests and by CI: it checks the plumbing, not the science.
+* ``smoke``: 2-4 minutes on a 2-core CPU, mostly compiling; a tiny MLP on 512 images, 1 epoch,
+  2 seeds, no sample-quality classifier. Run by the tests and by CI: it checks the plumbing, not
+  the science.
 * ``cpu`` (default): a real but short study for a 2-core CPU: the CB paper's architecture on all
   60,000 dequantized training images, 20 epochs (9,380 steps, meant to let a learned sigma reach its
   optimum: Adam at lr 1e-3 moves log sigma by at most about 1e-3 per step), 3 seeds (2 for the
