@@ -194,8 +194,8 @@ def test_sigterm_during_evaluation_stops_cleanly_and_keeps_the_previous(trained)
   assert _snapshot(trained) == before
 
 
-# A stop while XLA compiles or computes: the main thread's handler raises while the runtime's own
-# threads are still busy, and the interpreter's teardown crashed under them (a segfault in CI).
+# A stop while XLA compiles or computes. A handler that raised and left through sys.exit tore the
+# runtime down under XLA's still-busy threads (a segfault in CI); experiments.cli now exits at once.
 _BUSY_ENTRY_POINT = """
 import os, signal, sys, threading
 import jax, jax.numpy as jnp
