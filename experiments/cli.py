@@ -18,14 +18,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import sys
 import zipfile
 import zlib
 
-from absl import app, flags, logging
+from absl import app, flags
 
 import experiments
 
@@ -56,21 +55,6 @@ USER_ERRORS = (
 STOPPED = "nothing half-written; run the same command again"
 
 
-def _leave(message: str, status: int):
-  """Prints ``message`` and ends the process now, skipping the interpreter's teardown.
-
-  Exiting at once is what ``kill -9`` does, which the workdirs survive by design: every file is
-  written atomically, and a checkpoint save cut short is discarded on resume.
-  """
-  with contextlib.suppress(Exception):  # a stream closed or mid-write must not stop the exit
-    sys.stderr.flush()
-    sys.stdout.flush()
-    logging.flush()
-  with contextlib.suppress(Exception):
-    os.write(sys.stdout.fileno(), f"{message}\n".encode())
-  os._exit(status)
-
-
 def _stop_now(signum, frame):
   """SIGTERM or Ctrl-C outside the training loop (which handles them itself: the epoch in flight
   finishes, see ``vae.training.loop``): the process ends here, in the handler.
@@ -83,8 +67,8 @@ def _stop_now(signum, frame):
   """
   del frame
   if signum == signal.SIGTERM:
-    _leave(f"stopped by SIGTERM; {STOPPED}", 0)
-  _leave(f"interrupted; {STOPPED}", 130)
+    experiments.leave(f"stopped by SIGTERM; {STOPPED}", 0)
+  experiments.leave(f"interrupted; {STOPPED}", 130)
 
 
 def fail(message: str, status: int = 2):
@@ -171,7 +155,7 @@ def run(main) -> None:
     try:
       main(argv)
     except KeyboardInterrupt:  # a second Ctrl-C inside training (vae.training.loop.StopFlag)
-      _leave(f"interrupted; {STOPPED}", 130)
+      experiments.leave(f"interrupted; {STOPPED}", 130)
     except USER_ERRORS as e:
       if flags.FLAGS.debug:
         raise
