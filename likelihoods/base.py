@@ -140,6 +140,17 @@ class Distribution:
     """
     return jnp.where(upper, self.log_survival(x), self.log_cdf(x))
 
+  # How ``scale_terms`` are summarized: scale = mean(term) ** (1 / scale_power) over pixels and
+  # images (2: a root mean square, as a Gaussian's sigma; 1: a plain mean, as a Laplace's b).
+  scale_power: ClassVar[int] = 2
+
+  def scale_terms(self, x) -> tuple[jax.Array, jax.Array]:
+    """Per-pixel terms of the scale diagnostics: (the distribution's scale raised to
+    ``scale_power``, the same power of the error whose mean is the maximum-likelihood scale given
+    the means). For a Normal: (sigma^2, (x - mu)^2), so the optimum of one shared sigma is the
+    root mean squared error. A distribution without a scale parameter raises."""
+    raise NotImplementedError(f"{type(self).__name__} has no scale parameter")
+
   def as_density(self) -> "Distribution":
     """The density that stands in for this distribution on [0, 1]: itself if it is one."""
     if not self.is_density():
@@ -328,10 +339,19 @@ class Likelihood(nn.Module):
   def outputs_per_pixel(self) -> int:
     return self.num_outputs
 
-  def has_learned_sigma(self) -> bool:
-    """Whether the decoder has a Gaussian sigma that is learned or computed (every sigma mode but
-    ``fixed``): training then logs its trajectory against its analytic optimum."""
+  def has_learned_scale(self) -> bool:
+    """Whether the decoder's distribution has a scale that is learned or computed (a Gaussian's
+    sigma in every mode but ``fixed``): training then logs it, per epoch, against its optimum
+    given the means (``Distribution.scale_terms``), and the study's convergence check compares
+    the two."""
     return False
+
+  def at_prediction(self, p: jax.Array, scale: float) -> Distribution | None:
+    """The distribution this likelihood puts on a pixel whose prediction is ``p`` in (0, 1) (its
+    mean, or its lambda for Bernoulli and CB), with ``scale`` where the scale is learned and its
+    own otherwise: what the loss-geometry figure draws. None where no single prediction
+    describes it (a 256-way categorical)."""
+    return None
 
   def log_likelihood(self, raw: jax.Array, x: jax.Array, *, train: bool = False) -> jax.Array:
     """log p(x | decoder output), summed over the pixels of each example (nats)."""

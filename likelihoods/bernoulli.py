@@ -109,3 +109,8 @@ class BernoulliLikelihood(Likelihood):
 
   def display(self, raw):
     return jax.nn.sigmoid(clip_logits(raw[..., 0], self.lambda_clip))
+
+  def at_prediction(self, p, scale):
+    """lambda = p (the binary cross-entropy against the target)."""
+    p = jnp.asarray(p)
+    return Bernoulli(clip_logits(jnp.log(p) - jnp.log1p(-p), self.lambda_clip), self.lambda_clip)

@@ -124,3 +124,8 @@ class BetaLikelihood(Likelihood):
     a = jax.nn.softplus(raw[..., 0]) + self.concentration_floor
     b = jax.nn.softplus(raw[..., 1]) + self.concentration_floor
     return Beta(concentration1=a, concentration0=b, pixel_eps=self.pixel_eps)
+
+  def at_prediction(self, p, scale):
+    """Mean p with alpha + beta = 10 (the concentration is learned per pixel; 10 shows its shape)."""
+    p = jnp.asarray(p)
+    return Beta(10 * p, 10 * (1 - p), pixel_eps=self.pixel_eps)

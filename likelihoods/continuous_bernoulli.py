@@ -282,3 +282,8 @@ class ContinuousBernoulliLikelihood(Likelihood):
 
   def display(self, raw):
     return jax.nn.sigmoid(clip_logits(raw[..., 0], self.lambda_clip))
+
+  def at_prediction(self, p, scale):
+    """lambda = p (the CB's minimum over lambda is not at the target; its mean's is)."""
+    p = jnp.asarray(p)
+    return ContinuousBernoulli(clip_logits(jnp.log(p) - jnp.log1p(-p), self.lambda_clip))

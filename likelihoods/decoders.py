@@ -14,6 +14,9 @@ what a decoder stands for in the study's findings (``bce``: the tutorials' binar
 density on [0, 1]), so no code
 outside ``likelihoods/`` compares names.
 
+``in_study`` (default True) puts a decoder in the study's grid (``in_study()``; the Gaussian whose
+sigma the decoder outputs is left out: the CB paper's ``paper`` variant names it).
+
 Adding a decoder: a module in ``likelihoods/`` (distribution + likelihood module), one line in
 ``registry._REGISTRY``, one ``Decoder`` in ``_TABLE`` below; see the README.
 """
@@ -39,6 +42,7 @@ class Decoder:
   options: Mapping[str, object]
   description: str
   roles: tuple[str, ...] = ()
+  in_study: bool = True  # trained by the study's variants that run "every decoder"
 
   def build(self) -> Likelihood:
     """The likelihood module (``likelihoods.get(likelihood, **options)``)."""
@@ -58,7 +62,9 @@ _TABLE = (
   Decoder("bernoulli", "bernoulli", {}, "Bernoulli: binary cross-entropy on grey pixels", ("bce",)),
   Decoder("continuous_bernoulli", "continuous_bernoulli", {}, "continuous Bernoulli"),
   *(
-    Decoder(f"gaussian_{mode}", "gaussian", {"sigma": mode}, description, roles)
+    Decoder(
+      f"gaussian_{mode}", "gaussian", {"sigma": mode}, description, roles, mode != "decoder"
+    )
     for mode, (description, roles) in _GAUSSIAN.items()
   ),
   Decoder("beta", "beta", {}, "Beta, alpha and beta from the decoder"),
@@ -97,6 +103,17 @@ def with_role(role: str) -> tuple[str, ...]:
   if role not in ROLES:
     raise ValueError(f"unknown decoder role {role!r}; roles: {ROLES}")
   return tuple(d.name for d in _TABLE if role in d.roles)
+
+
+def in_study(*, native_8bit: bool | None = None) -> tuple[str, ...]:
+  """The decoders the study runs (``Decoder.in_study``), in table order; ``native_8bit`` True or
+  False keeps only the pmfs on the 256 levels (role ``native_8bit``) or only the others (the
+  densities on [0, 1], and the Bernoulli)."""
+  return tuple(
+    d.name
+    for d in _TABLE
+    if d.in_study and (native_8bit is None or ("native_8bit" in d.roles) == native_8bit)
+  )
 
 
 def name_of(likelihood: str, options: Mapping[str, object]) -> str | None:

@@ -79,6 +79,11 @@ class Normal(Distribution):
   def variance(self):
     return jnp.broadcast_to(jnp.square(self.scale), self.batch_shape)
 
+  def scale_terms(self, x):
+    """(sigma^2, (x - mu)^2): their means' square roots are the root mean square sigma and its
+    maximum-likelihood value given the means, the root mean squared error."""
+    return self.variance(), jnp.square(jnp.asarray(x, self.loc.dtype) - self.mean())
+
   def sample(self, key, sample_shape=()):
     shape = tuple(sample_shape) + self.batch_shape
     eps = jax.random.normal(key, shape, dtype=float_dtype(self.loc, self.scale))
@@ -125,8 +130,12 @@ class GaussianLikelihood(Likelihood):
   def outputs_per_pixel(self) -> int:
     return 2 if self.sigma == "decoder" else 1
 
-  def has_learned_sigma(self) -> bool:
+  def has_learned_scale(self) -> bool:
     return self.sigma != "fixed"
+
+  def at_prediction(self, p, scale):
+    sigma = self.fixed_sigma if self.sigma == "fixed" else scale
+    return Normal(jnp.asarray(p), jnp.full_like(jnp.asarray(p, float), sigma))
 
   def _loc(self, raw):
     return jax.nn.sigmoid(raw[..., 0]) if self.mean == "sigmoid" else raw[..., 0]

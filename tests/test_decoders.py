@@ -76,3 +76,59 @@ def test_configs_take_their_decoders_from_the_table():
   for variant in study_configs.VARIANTS:
     for name in study_configs.get_config(variant).decoders:
       decoders.get(name)
+
+
+def test_the_study_takes_its_decoders_from_the_table():
+  """A decoder added to the table joins the study (``in_study``), continuous or 8-bit by its role."""
+  assert study_configs.ALL_DECODERS == decoders.in_study()
+  assert study_configs.get_config("cpu").decoders == decoders.in_study()
+  native = set(decoders.with_role("native_8bit"))
+  assert set(study_configs.NATIVE_8BIT_DECODERS) == native & set(decoders.in_study())
+  assert not set(study_configs.CONTINUOUS_DECODERS) & native
+  assert set(decoders.names()) - set(decoders.in_study()) == {"gaussian_decoder"}
+
+
+def test_mse_is_a_gaussian_with_sigma_squared_one_half():
+  """The identity behind "MSE": for the ``mse`` decoder, -log p(x | mean) = sum (x - mean)^2 +
+  (D / 2) log pi exactly (D = 784 pixels), so its ELBO is a beta-VAE's with beta = 2 sigma^2 = 1."""
+  import math
+
+  import numpy as np
+
+  (name,) = decoders.with_role("mse")
+  lik = decoders.get(name).build()
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(0, 1, (3, 28, 28)))
+    mean = jnp.asarray(rng.uniform(0, 1, (3, 28, 28)))
+    dist = lik.at_prediction(mean, 0.1)  # fixed: the scale is its own, not the one given
+    nll = -np.asarray(jnp.sum(dist.log_prob(x), (-2, -1)))
+    sse = np.asarray(jnp.sum((x - mean) ** 2, (-2, -1)))
+  np.testing.assert_allclose(nll, sse + 392 * math.log(math.pi), rtol=1e-13)
+
+
+def test_a_learned_scale_reports_its_optimum_given_the_means():
+  """``scale_terms``: a Gaussian's summaries are the root mean square sigma and the root mean
+  squared error, the maximum-likelihood value of one shared sigma given the means."""
+  import numpy as np
+
+  rng = np.random.default_rng(1)
+  x, mean = rng.uniform(0, 1, (2, 5)), rng.uniform(0, 1, (2, 5))
+  dist = likelihoods.Normal(jnp.asarray(mean), jnp.full((2, 5), 0.3))
+  scale_term, error_term = dist.scale_terms(jnp.asarray(x))
+  power = likelihoods.Normal.scale_power
+  assert np.isclose(np.mean(scale_term) ** (1 / power), 0.3)
+  rmse = np.sqrt(np.mean((x - mean) ** 2))
+  assert np.isclose(np.mean(error_term) ** (1 / power), rmse, rtol=1e-6)
+  # the optimum: no other shared sigma gives these means a higher likelihood
+  def ll(s):
+    return float(jnp.sum(likelihoods.Normal(jnp.asarray(mean), s).log_prob(jnp.asarray(x))))
+
+  assert ll(rmse) > max(ll(rmse * 0.99), ll(rmse * 1.01))
+  for name in decoders.names():
+    lik = decoders.get(name).build()
+    if not lik.has_learned_scale():
+      continue
+    assert lik.distribution_type.scale_terms is not likelihoods.Distribution.scale_terms, name
+  with pytest.raises(NotImplementedError, match="Bernoulli has no scale"):
+    likelihoods.Bernoulli(jnp.zeros(2)).scale_terms(jnp.zeros(2))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import final_arrays, metrics_without_timing, run, tiny_config
-from vae import training
+from vae import checkpoints, training
 from vae import workdir as wd
 from vae.training import programs
 
@@ -44,7 +44,7 @@ def test_one_epoch_per_likelihood(tmp_path, name, options):
   assert os.path.exists(tmp_path / "images" / "epoch_0001.png")
   assert json.load(open(tmp_path / "config.json"))["likelihood"] == name
   assert any(f.startswith("events") for f in os.listdir(tmp_path / "tensorboard"))
-  assert wd.manager(str(tmp_path), read_only=True).latest_step() == 1
+  assert checkpoints.manager(str(tmp_path), read_only=True).latest_step() == 1
 
 
 def test_training_improves_the_elbo(tmp_path):
@@ -115,7 +115,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
   c.num_epochs = 3
   with pytest.raises(training.NonFiniteLossError, match="epoch 2.*last good checkpoint is epoch 1"):
     run(c, tmp_path)
-  assert wd.manager(str(tmp_path), read_only=True).all_steps() == [1]
+  assert checkpoints.manager(str(tmp_path), read_only=True).all_steps() == [1]
   for a, b in zip(good, final_arrays(tmp_path)):
     np.testing.assert_array_equal(a, b)
 
@@ -126,11 +126,11 @@ def test_a_learned_sigma_is_logged_with_its_optimum_at_test_and_as_trained(tmp_p
   run(c, tmp_path / "dropout")
   test = wd.read_metrics(str(tmp_path / "dropout"))[-1]["test"]
   # dropped units reconstruct worse: the trained objective's optimum is the larger sigma
-  assert test["sigma_optimal_train"] > test["sigma_optimal"] > 0 and test["sigma_rms"] > 0
+  assert test["scale_optimal_train"] > test["scale_optimal"] > 0 and test["scale"] > 0
   c.model.dropout = 0.0
   run(c, tmp_path / "no_dropout")
   test = wd.read_metrics(str(tmp_path / "no_dropout"))[-1]["test"]
-  assert "sigma_optimal" in test and "sigma_optimal_train" not in test
+  assert "scale_optimal" in test and "scale_optimal_train" not in test
 
 
 def test_vmapped_seeds_equal_separate_runs(tmp_path):
@@ -201,7 +201,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, straight, sig):
   if sig == signal.SIGTERM:
     assert proc.returncode == 0, out
     assert "interrupted (SIGTERM)" in out
-    assert wd.manager(str(tmp_path / "cut"), read_only=True).latest_step() < 4
+    assert checkpoints.manager(str(tmp_path / "cut"), read_only=True).latest_step() < 4
   subprocess.run(
     _train_cmd(tmp_path / "cut", *args), cwd=ROOT, env=env, check=True, capture_output=True
   )

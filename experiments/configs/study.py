@@ -4,48 +4,40 @@
 
 Variants (``study.py:<variant>``):
 
-* ``smoke``: 2-4 minutes on a 2-core CPU, mostly compiling; a tiny MLP on 512 images, 1 epoch,
-  2 seeds, no sample-quality classifier. Run by the tests and by CI: it checks the plumbing, not
-  the science.
-* ``cpu`` (default): a real but short study for a 2-core CPU: the CB paper's architecture on all
-  60,000 dequantized training images, 20 epochs (9,380 steps, meant to let a learned sigma reach its
-  optimum: Adam at lr 1e-3 moves log sigma by at most about 1e-3 per step), 3 seeds (2 for the
-  logistic mixture, 1 for the categorical); evaluation on 2,000 test images with K = 100. Measured
-  on the 2-core CPU (2026-11-23, quiet machine): 7-9 minutes per continuous decoder (19-21 s per
-  epoch of 3 seeds, 1.5 minutes of evaluation), Beta 25 minutes (55 s per epoch): about 75 minutes
-  for the seven continuous decoders, against the 45 it was meant to fit; the 8-bit decoders add 28
-  minutes of training (the logistic mixture, 2 seeds, 82-84 s per epoch) and 17 (the categorical, 1
-  seed, 45-58 s per epoch), plus 4 (categorical, alone) and 25 (mixture, under load) minutes of
-  evaluation. The report flags runs that have not converged (``convergence``): at this budget 5 of
-  the 7 continuous runs still gain 3-14 nats per image over their last 2 epochs (README, "The
-  study").
-* ``paper``: the continuous-Bernoulli paper's notebooks (reference-protocols.md; ``_paper``
-  below lists every setting and its source): its four decoders, 784-500-500-20, ReLU, dropout
-  0.1, dequantized MNIST, batch 50, gradient clip 1, lambda clip 1e-4, Adam 1e-3 (1e-4 for the
-  Gaussian), 100 epochs, 10 seeds, IW estimates with K = 100. For a GPU or TPU;
-  ``experiments.reproduce`` compares it with the paper's numbers.
-* ``iwae``: Burda et al. 2016: Bernoulli decoder on dynamically binarized MNIST, 784-200-200-50
-  tanh, Glorot init, Adam(0.9, 0.999, 1e-4), batch 20, 3280 epochs with lr 1e-3 * 10^(-i/7) for 3^i
-  epochs; test NLL with K = 5000 should land near their 86.76 nats. For a GPU or TPU (days on CPU).
+* ``smoke``: ``--config experiments/configs/study.py:smoke --workdir runs/smoke``; 2-4 minutes
+  on a 2-core CPU, mostly compiling; a tiny MLP on 512 images, 1 epoch, 2 seeds, no
+  sample-quality classifier. Expected: a REPORT.md with a row per decoder whose numbers mean
+  nothing. Run by the tests and by CI: it checks the plumbing, not the science.
+* ``cpu`` (default): the command above; a real but short study for a 2-core CPU: the CB paper's
+  architecture on all 60,000 dequantized training images, 20 epochs (9,380 steps), 3 seeds (2 for
+  the logistic mixture, 1 for the categorical); evaluation on 2,000 test images with K = 100.
+  About 75 minutes on a 2-core CPU for the seven continuous decoders (7-9 each, Beta 25) and 75
+  more for the two 8-bit ones. Expected: experiments/results/study_cpu/REPORT.md (common bits/dim
+  1.24 for the categorical, 1.99 for Beta, 2.02 for the continuous Bernoulli), with 5 of the 7
+  continuous runs flagged not converged; timings and why: experiments/results/study_cpu/NOTES.md.
+* ``paper``: ``--config experiments/configs/study.py:paper``; the continuous-Bernoulli paper's
+  notebooks (reference-protocols.md; ``_paper`` below lists every setting and its source): its
+  four decoders, 784-500-500-20, ReLU, dropout 0.1, dequantized MNIST, batch 50, gradient clip 1,
+  lambda clip 1e-4, Adam 1e-3 (1e-4 for the Gaussian), 100 epochs, 10 seeds, IW estimates with
+  K = 100. For a GPU or TPU (on a 2-core CPU one decoder's 2 seeds take 35-42 minutes of
+  training). Expected: the paper's CB ELBO of 1470 nats; ``experiments.reproduce`` compares it
+  with the paper's numbers.
+* ``iwae``: ``--config experiments/configs/study.py:iwae``; Burda et al. 2016: Bernoulli decoder
+  on dynamically binarized MNIST, 784-200-200-50 tanh, Glorot init, Adam(0.9, 0.999, 1e-4), batch
+  20, 3280 epochs with lr 1e-3 * 10^(-i/7) for 3^i epochs. For a GPU or TPU (days on CPU; not run
+  yet). Expected: test NLL with K = 5000 near their 86.76 nats.
 """
 
 import ml_collections
 
 from experiments.configs import default
+from likelihoods import decoders
 from vae import evaluation
 from vae.study import convergence
 
-# Names from the decoder table (likelihoods.decoders); gaussian_decoder is left out of the study.
-CONTINUOUS_DECODERS = (  # densities on [0, 1]
-  "bernoulli",
-  "continuous_bernoulli",
-  "gaussian_fixed",
-  "gaussian_shared",
-  "gaussian_per_pixel",
-  "gaussian_optimal",
-  "beta",
-)
-NATIVE_8BIT_DECODERS = ("discretized_logistic", "categorical")  # pmfs on the 256 levels
+# From the decoder table (likelihoods/decoders.py, ``in_study``): a decoder added there joins.
+CONTINUOUS_DECODERS = decoders.in_study(native_8bit=False)  # on [0, 1] (and the Bernoulli)
+NATIVE_8BIT_DECODERS = decoders.in_study(native_8bit=True)  # pmfs on the 256 levels
 ALL_DECODERS = CONTINUOUS_DECODERS + NATIVE_8BIT_DECODERS
 VARIANTS = ("smoke", "cpu", "paper", "iwae")
 

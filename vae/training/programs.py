@@ -1,5 +1,5 @@
 """The compiled programs of training: one function per epoch, seeds vmapped over the ``seeds``
-mesh axis, each seed's batch over the ``data`` axis (``vae.training.mesh``).
+mesh axis, each seed's batch over the ``data`` axis (``vae.mesh``).
 
 The shape that makes it fast on accelerators, from the start:
 
@@ -27,8 +27,8 @@ from jax.sharding import Mesh
 
 from vae import batching, objective
 from vae.data import preprocess
+from vae.mesh import replicated, seed_sharded, shard_batch
 from vae.model import VAE
-from vae.training.mesh import replicated, seed_sharded, shard_batch
 from vae.training.state import TrainState
 
 
@@ -109,16 +109,18 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
 def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
   """(states, x float [N, 28, 28] preprocessed, key) -> per-seed test means of elbo/recon/kl.
 
-  For a decoder with a learned sigma (``Likelihood.has_learned_sigma``) also ``sigma_rms``, the root
-  mean square of its sigma over the test pixels, and ``sigma_optimal``, the root mean squared
-  error of its mean: the maximum-likelihood sigma of a shared sigma given the means (and the root
-  mean square of the per-pixel optima), both at the same latent draw as the ELBO. With dropout,
-  also ``sigma_optimal_train``: the same with units dropped as in training, the optimum of the
-  objective that is trained (dropped units make worse reconstructions, so a converged sigma sits
-  above ``sigma_optimal``; ``vae.study.convergence`` checks against this one).
+  For a decoder with a learned scale (``Likelihood.has_learned_scale``) also ``scale``, its scale
+  summarized over the test pixels, and ``scale_optimal``, the maximum-likelihood scale of one
+  shared scale given the means (a Gaussian: the root mean square sigma and the root mean squared
+  error; the distribution says which, ``Distribution.scale_terms`` and ``scale_power``), both at
+  the same latent draw as the ELBO. With dropout, also ``scale_optimal_train``: the same with
+  units dropped as in training, the optimum of the objective that is trained (dropped units make
+  worse reconstructions, so a converged scale sits above ``scale_optimal``;
+  ``vae.study.convergence`` checks against this one).
   """
   eb = config.eval_batch_size
-  scale = model.likelihood.has_learned_sigma()
+  scale = model.likelihood.has_learned_scale()
+  power = model.likelihood.distribution_type.scale_power
   dropout = scale and config.model.dropout > 0
 
   def one_seed(state: TrainState, x, key):
@@ -136,8 +138,9 @@ def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
           method=VAE.sampled_reconstruction,
           rngs={"sample": k},
         )
-        values["variance"] = jnp.mean(dist.variance(), (-2, -1))
-        values["squared_error"] = jnp.mean(jnp.square(xi - dist.mean()), (-2, -1))
+        scale_term, error_term = dist.scale_terms(xi)
+        values["scale_term"] = jnp.mean(scale_term, (-2, -1))
+        values["error_term"] = jnp.mean(error_term, (-2, -1))
       if dropout:
         dist = model.apply(
           {"params": state.params, **state.stats},
@@ -146,23 +149,23 @@ def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
           method=VAE.sampled_reconstruction,
           rngs={"sample": k, "dropout": jax.random.fold_in(k, 1)},
         )
-        values["squared_error_train"] = jnp.mean(jnp.square(xi - dist.mean()), (-2, -1))
+        values["error_term_train"] = jnp.mean(dist.scale_terms(xi)[1], (-2, -1))
       return {
         name: totals[name] + jnp.sum(jnp.where(mi, v, 0.0)) for name, v in values.items()
       }, None
 
-    names = ("elbo", "recon", "kl") + (("variance", "squared_error") if scale else ())
-    names += ("squared_error_train",) if dropout else ()
+    names = ("elbo", "recon", "kl") + (("scale_term", "error_term") if scale else ())
+    names += ("error_term_train",) if dropout else ()
     zero = jnp.zeros((), jnp.float32)
     totals, _ = jax.lax.scan(
       body, dict.fromkeys(names, zero), (xb, mask, jax.random.split(key, len(xb)))
     )
     means = {name: total / x.shape[0] for name, total in totals.items()}
     if scale:
-      means["sigma_rms"] = jnp.sqrt(means.pop("variance"))
-      means["sigma_optimal"] = jnp.sqrt(means.pop("squared_error"))
+      means["scale"] = means.pop("scale_term") ** (1 / power)
+      means["scale_optimal"] = means.pop("error_term") ** (1 / power)
     if dropout:
-      means["sigma_optimal_train"] = jnp.sqrt(means.pop("squared_error_train"))
+      means["scale_optimal_train"] = means.pop("error_term_train") ** (1 / power)
     return means
 
   return jax.jit(
