@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from experiments.configs import sweep as sweep_configs
+from vae import checkpoints
 from vae import workdir as wd
 from vae.study import report, sweep, sweep_report
 from vae.study.axes import format_value, point_label, values_of
@@ -267,7 +268,7 @@ def test_smoke_sweep_reports_resumes_refuses_and_extends(tmp_path, mnist_dir):
     str(r): (
       (r / "metrics.jsonl").read_bytes(),
       os.path.getmtime(r / "eval.json"),
-      wd.manager(str(r), read_only=True).all_steps(),
+      checkpoints.manager(str(r), read_only=True).all_steps(),
     )
     for r in runs
   }
@@ -276,7 +277,7 @@ def test_smoke_sweep_reports_resumes_refuses_and_extends(tmp_path, mnist_dir):
     str(r): (
       (r / "metrics.jsonl").read_bytes(),
       os.path.getmtime(r / "eval.json"),
-      wd.manager(str(r), read_only=True).all_steps(),
+      checkpoints.manager(str(r), read_only=True).all_steps(),
     )
     for r in runs
   }

@@ -15,9 +15,10 @@ Anchors (numbers: ``shared/docs/reference-protocols.md``):
   continuous-Bernoulli likelihood, 1139, and with the inverse-mean map, 1416; and the orderings
   its figures show. Tolerance 30 nats (2%): the paper averages 10 runs and states neither its
   batch size nor the spread; the notebooks' settings are followed otherwise.
-  Measured on the 2-core CPU (2 seeds, B and CB, 100 epochs; 2026-11-22,
-  experiments/results/reproduce_cb_paper/REPRODUCTION.md): CB ELBO 1470.8 ± 1.8 (reproduced),
-  B under CB 1144.0 ± 8.4 (reproduced), with the inverse-mean map 1456.1 ± 3.2 (not: +40).
+  The command above (2 seeds, B and CB, 100 epochs) takes about 95 minutes on a 2-core CPU
+  (77 of training, 16 of evaluation). Expected: CB ELBO 1470.8 ± 1.8 (reproduced), B under CB
+  1144.0 ± 8.4 (reproduced), with the inverse-mean map 1456.1 ± 3.2 (not reproduced: +40);
+  experiments/results/reproduce_cb_paper/ (REPRODUCTION.md, NOTES.md).
 * ``iwae`` (Burda et al. 2016; ``study.py:iwae``): the one-layer VAE trained with k = 1, test NLL
   86.76 nats with K = 5000; tolerance 1 nat (independent reimplementations land within about
   1 nat). Needs an accelerator (3280 epochs).
@@ -35,7 +36,7 @@ ANCHORS = ("cb_paper", "iwae")
 
 
 def _row(name, decoder, measure, published, tolerance, source, *, negate=False):
-  """A published number: ``measure`` (a headline name, ``vae.evaluation.HEADLINE``) of
+  """A published number: ``measure`` (a column key declared by a measure, ``vae.evaluation.measures.columns()``) of
   ``decoder``, negated if ``negate`` (an NLL from a log-likelihood); ``tolerance``: the largest
   absolute difference that counts as reproduced, in the measure's units."""
   return dict(

@@ -19,57 +19,44 @@ scores and the reconstructions' error, shift toward 0.5 and sharpness.
 
 Variants (``sweep.py:<variant>``):
 
-* ``smoke``: seconds; gamma in (-0.5, 0.25), Bernoulli and the shared-sigma Gaussian, the study's
-  smoke model and data, 2 epochs, 2 seeds. Run by the tests: it checks the plumbing.
-* ``cpu`` (default): gamma in (-0.5, -0.25, 0, 0.25, 0.45) for bernoulli, continuous_bernoulli,
-  gaussian_fixed ("MSE") and gaussian_shared on a 2-core CPU, 23.5 minutes (measured on
-  2026-11-23, quiet machine: 18.8 of training, 20 runs of 3 seeds; results in
-  experiments/results/sweep_cpu/, 2 of the 20 runs flagged: see the README): one hidden layer
-  of 256, latent 20, dropout 0.1, the first 10,000 training images, batch 32, 30 epochs (9,360
-  Adam steps at lr 1e-3), 3 seeds; lambda clipped to [1e-4, 1 - 1e-4] for Bernoulli and
-  continuous Bernoulli (the CB paper's code); evaluation on 1,000 test images, K = 100, 15-NN fit
-  on 5,000 training images, 500 generated images. Why this budget (single runs, 1 seed, on this
-  CPU, 2026-11-22): the learned sigma needs the steps: Adam moves log sigma by at most about lr per
-  step, and at gamma = 0.45 its optimum is 0.026 (log -3.6 from the initial sigma 1): it got
-  within 3% after 5,000 steps, its test ELBO flat from there; the clipped continuous Bernoulli on
-  binary data (gamma = -0.5) is the slowest to settle: its test ELBO still rose by 4 nats over
-  the last 2 of 20 epochs (flagged: the threshold is 3) and by less than 3 over the last 3 of
-  30; the Bernoulli (gamma -0.5 over 20 epochs, gamma 0 over 30), the clipped CB (gamma 0) and
-  the fixed-sigma Gaussian (gamma 0.45, over 20 epochs each) pass. Beta is left out: on warped
-  data its likelihood is unbounded (its test ELBO rose by 23 nats over the last 3 of 30 epochs
-  at gamma = 0.25: it concentrates on the background value, an atom), so no budget passes the
-  convergence check, and a step costs 4-5 times the others'; add it to a finished sweep with
-  ``--config.decoders='("bernoulli","continuous_bernoulli","gaussian_fixed","gaussian_shared","beta")'``
-  (the sweep is extended; about 20 more minutes). Without the lambda clip the continuous
-  Bernoulli does not converge either at gamma <= 0 (its density at 0 and 1 is unbounded: +88
-  nats over the last 3 of 30 epochs at gamma = 0).
-* ``paper``: the CB paper's warped-MNIST protocol (its Figs. 4 and 5) with the study's ``paper``
-  settings (784-500-500-20, dropout 0.1, batch 50, gradient clip 1, lambda clip 1e-4, Adam 1e-3,
-  1e-4 for the Gaussian, 100 epochs, 10 seeds, K = 100) for its four decoders at gamma = -0.5,
-  -0.4, ..., 0.4, 0.45. The reference notes give the warp and its range but not the paper's grid:
-  this one spans it in steps of 0.1, and 0.45 stands for 0.5 (where every image is the constant
-  0.5). 44 runs of 100 epochs: for a GPU or TPU.
-* ``kl_weight``: the KL weight (beta-VAE's beta) in (0.25, 0.5, 1, 2, 4) on dequantized MNIST
-  with the ``cpu`` budget and decoders, and the study's measures (the common bits/dim and the
-  8-bit likelihood apply: the data are the study's); about 30 minutes on the 2-core CPU
-  (estimate: dequantization noise, and two more importance-weighted measures). The ELBO, the IW
-  log-likelihood and the convergence check use the true ELBO (KL weight 1).
+* ``smoke``: ``--config experiments/configs/sweep.py:smoke --workdir runs/sweep_smoke``; seconds
+  of training plus compiling; gamma in (-0.5, 0.25), Bernoulli and the shared-sigma Gaussian, the
+  study's smoke model and data, 2 epochs, 2 seeds. Expected: a REPORT.md whose numbers mean
+  nothing. Run by the tests: it checks the plumbing.
+* ``cpu`` (default): the command above; gamma in (-0.5, -0.25, 0, 0.25, 0.45) for bernoulli,
+  continuous_bernoulli, gaussian_fixed ("MSE") and gaussian_shared: one hidden layer of 256,
+  latent 20, dropout 0.1, the first 10,000 training images, batch 32, 30 epochs (9,360 Adam steps
+  at lr 1e-3), 3 seeds; lambda clipped to [1e-4, 1 - 1e-4] for Bernoulli and continuous Bernoulli
+  (the CB paper's code); evaluation on 1,000 test images, K = 100, 15-NN fit on 5,000 training
+  images, 500 generated images. About 24 minutes on a 2-core CPU (19 of training, 20 runs of 3
+  seeds). Expected: experiments/results/sweep_cpu/REPORT.md (the Bernoulli collapses at
+  gamma = 0.25: 15-NN 0.63 against the CB's 0.89), with 2 of the 20 runs flagged not converged.
+  Why this budget, and why Beta is left out (with the command that adds it, about 20 more
+  minutes): experiments/results/sweep_cpu/NOTES.md.
+* ``paper``: ``--config experiments/configs/sweep.py:paper``; the CB paper's warped-MNIST
+  protocol (its Figs. 4 and 5) with the study's ``paper`` settings (784-500-500-20, dropout 0.1,
+  batch 50, gradient clip 1, lambda clip 1e-4, Adam 1e-3, 1e-4 for the Gaussian, 100 epochs, 10
+  seeds, K = 100) for its four decoders at gamma = -0.5, -0.4, ..., 0.4, 0.45. The reference notes
+  give the warp and its range but not the paper's grid: this one spans it in steps of 0.1, and
+  0.45 stands for 0.5 (where every image is the constant 0.5). 44 runs of 100 epochs: for a GPU or
+  TPU (not run yet). Expected: the orderings of the paper's Figs. 4 and 5.
+* ``kl_weight``: ``--config experiments/configs/sweep.py:kl_weight``; the KL weight (beta-VAE's
+  beta) in (0.25, 0.5, 1, 2, 4) on dequantized MNIST with the ``cpu`` budget and decoders, and the
+  study's measures (the common bits/dim and the 8-bit likelihood apply: the data are the
+  study's). About 30 minutes on a 2-core CPU (an estimate, not measured: dequantization noise, and
+  two more importance-weighted measures). Expected: not run yet. The ELBO, the IW log-likelihood
+  and the convergence check use the true ELBO (KL weight 1).
 """
 
 from experiments.configs import study
+from vae.evaluation import measures
 from vae.study import sweep
 
 VARIANTS = ("smoke", "cpu", "paper", "kl_weight")
 
-# The measures that apply to warped data (vae/evaluation/measures.py); see the docstring.
-WARPED_MEASURES = (
-  "elbo",
-  "iw_log_likelihood",
-  "knn_accuracy",
-  "active_units",
-  "intensity",
-  "sample_quality",
-)
+# The measures that apply to warped data: each measure says (``warped=`` in
+# vae/evaluation/measures.py); see the docstring.
+WARPED_MEASURES = measures.on_warped(measures.default_names())
 CPU_DECODERS = ("bernoulli", "continuous_bernoulli", "gaussian_fixed", "gaussian_shared")
 
 

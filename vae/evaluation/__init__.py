@@ -4,8 +4,8 @@
 on a workdir (``evaluator``) and its figures (``figures``).
 """
 
+from vae.evaluation.columns import Column
 from vae.evaluation.evaluator import (
-  HEADLINE,
   MEASURES_VERSION,
   default_config,
   evaluate_workdir,
@@ -14,7 +14,7 @@ from vae.evaluation.evaluator import (
 from vae.evaluation.run import Run, load
 
 __all__ = [
-  "HEADLINE",
+  "Column",
   "MEASURES_VERSION",
   "Run",
   "default_config",

@@ -35,18 +35,8 @@ log = logging.getLogger(__name__)
 # 4: sample quality of the decoder's display parameters (the CB paper's "decoder parameters").
 MEASURES_VERSION = 4
 
-DEFAULT_MEASURES = (
-  "elbo",
-  "iw_log_likelihood",
-  "common",
-  "cross_entropy",
-  "readings",
-  "discretized",
-  "knn_accuracy",
-  "active_units",
-  "intensity",
-  "sample_quality",
-)
+# The measures the default eval config runs (``measure(..., default=True)``), in their order.
+DEFAULT_MEASURES = measures.default_names()
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -68,14 +58,11 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
-# Fields that change how an evaluation is shown, not what it computes.
-PRESENTATION_FIELDS = ("progress_bar",)
-
-
 def settings_of(config) -> dict:
-  """The eval config as stored in eval.json and compared on reuse (presentation left out)."""
+  """The eval config as stored in eval.json and compared on reuse, without the fields that change
+  no number (``workdir.NUMBER_FREE_FIELDS``: its progress bar)."""
   d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-  d = {k: v for k, v in d.items() if k not in PRESENTATION_FIELDS}
+  d = {k: v for k, v in d.items() if k not in wd.NUMBER_FREE_FIELDS}
   d["measures"] = list(d.get("measures", DEFAULT_MEASURES))
   return d
 
@@ -144,6 +131,10 @@ def evaluate_workdir(
     same = settings_of(previous.get("eval_config", {})) == settings
     if same and previous.get("measures_version") == MEASURES_VERSION and not force:
       log.info("%s already evaluated with these settings: %s", workdir, out_path)
+      if hosts.is_writer() and not os.path.exists(os.path.join(out_dir, figures.PANELS_FILE)):
+        # an evaluation written before reports read their images from it
+        test_u8, _ = data.split(run.config, "test", figures.NUM_PANELS, "eval.test_size")
+        figures.write_panels(out_dir, run, test_u8)
       _publish(workdir, out_path, run.epoch)
       return previous
 
@@ -187,11 +178,12 @@ def evaluate_workdir(
   # Only now, with the new evaluation complete, is the previous one of this epoch set aside
   # (its eval.json and figures together, in kept-<time>/): a failing evaluation loses nothing.
   if os.path.isdir(out_dir) and os.listdir(out_dir):
-    kept = wd.keep_aside_files(out_dir, ("eval.json", *figures.FILES))
+    kept = wd.keep_aside_files(out_dir, ("eval.json", figures.PANELS_FILE, *figures.FILES))
     log.warning("kept the previous evaluation of epoch %d in %s", run.epoch, kept)
   os.makedirs(out_dir, exist_ok=True)
   if config.figures:
     figures.eval_figures(out_dir, first, per_seed[0].get("intensity/mean"))
+  figures.write_panels(out_dir, run, test_u8)
   wd.write_json(out_path, result, indent=1)
   _publish(workdir, out_path, run.epoch)
   hosts.barrier("evaluation written")
@@ -211,47 +203,14 @@ def _publish(workdir: str, path: str, epoch: int) -> None:
   wd.copy_file(path, target)
 
 
-# headline name -> (flat key of one seed's result, then keys into its value); the study's table
-# uses the same names.
-HEADLINE = {
-  "elbo": ("elbo", "mean"),
-  "iw_log_likelihood": ("iw_log_likelihood", "mean"),
-  "common_log_likelihood": ("common/log_likelihood", "mean"),
-  "common_bits_per_dim": ("common/bits_per_dim", "mean"),
-  "discretized_nll": ("discretized/nll", "mean"),
-  "discretized_bits_per_dim": ("discretized/bits_per_dim", "mean"),
-  "knn_accuracy": ("knn_accuracy",),
-  "active_units": ("active_units",),
-  "inception_score_samples": ("sample_quality/decoder_samples", "inception_score"),
-  "inception_score_means": ("sample_quality/decoder_means", "inception_score"),
-  "inception_score_parameters": ("sample_quality/decoder_parameters", "inception_score"),
-  "frechet_samples": ("sample_quality/decoder_samples", "frechet_distance"),
-  "frechet_means": ("sample_quality/decoder_means", "frechet_distance"),
-  "recon_mse": ("intensity/mean", "mse", "mean"),
-  "shift_toward_half": ("intensity/mean", "shift_toward_half", "mean"),
-  "shift_toward_half_display": ("intensity/display", "shift_toward_half", "mean"),
-  "sharpness_ratio": ("intensity/mean", "sharpness_ratio", "mean"),
-  "sharpness_ratio_display": ("intensity/display", "sharpness_ratio", "mean"),
-  "cb_lambda_log_likelihood": ("readings/cb_lambda/log_likelihood", "mean"),
-  "elbo_as_density": ("reading_elbos/as_density", "mean"),
-  "elbo_cb_lambda": ("reading_elbos/cb_lambda", "mean"),
-  "cross_entropy": ("cross_entropy", "mean"),
-}
-
-
 def headline(result: dict) -> dict:
-  """{name: {"mean", "std", "per_seed"}} over the run's seeds, for the measures it has."""
+  """{column key: {"mean", "std", "per_seed"}} over the run's seeds, for every column the
+  measures declare (``measures.columns()``) that every seed has."""
   out = {}
-  for name, path in HEADLINE.items():
-    values = []
-    for res in result["per_seed"]:
-      v = res
-      for key in path:
-        v = v.get(key) if isinstance(v, dict) else None
-      if isinstance(v, (int, float)):
-        values.append(float(v))
-    if len(values) == len(result["per_seed"]) and values:
-      out[name] = {
+  for key, column in measures.columns().items():
+    values = [column.value(res) for res in result["per_seed"]]
+    if values and all(v is not None for v in values):
+      out[key] = {
         "mean": float(np.mean(values)),
         "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
         "per_seed": values,

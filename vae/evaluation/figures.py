@@ -16,6 +16,39 @@ from vae.evaluation.intensity import intensity_report  # noqa: E402
 
 NUM_SHOWN = 32
 FILES = ("reconstructions.png", "samples.png", "intensity.png")  # what eval_figures writes
+PANELS_FILE = "panels.npz"  # the images a study's figures show (``panels``)
+NUM_PANELS = 10
+
+
+def panels(run, test_u8, num: int = NUM_PANELS) -> dict:
+  """The images a study or sweep report shows of one run (seed 0), as arrays [num, 28, 28]:
+  ``data`` (the first ``num`` test images as the run's protocol presents them), ``mean`` (the
+  decoder mean at the posterior mean), ``display_<name>`` (the display parameter where it is not
+  the mean: lambda for Bernoulli and CB), and from the prior at one fixed key ``sample_mean`` and
+  ``sample`` (a decoder draw). Written next to eval.json, so reports never reload a model."""
+  from vae import data
+
+  x = data.fixed_inputs(run.config, np.asarray(test_u8)[:num])
+  z = run.encode(x)[0]
+  out = {"data": np.asarray(x), "mean": np.asarray(run.decode(z).mean())}
+  name = run.model.likelihood.display_name
+  if name != "mean":
+    out[f"display_{name}"] = np.asarray(run.display(z))
+  key = jax.random.PRNGKey(0)
+  out["sample_mean"] = np.asarray(run.sample(key, num))
+  out["sample"] = np.asarray(run.sample(key, num, from_decoder=True))
+  return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def write_panels(out_dir: str, run, test_u8) -> None:
+  """``panels`` saved as ``out_dir/panels.npz`` (atomically)."""
+  import io
+
+  from vae import workdir as wd
+
+  buffer = io.BytesIO()
+  np.savez_compressed(buffer, **panels(run, test_u8))
+  wd.write_bytes(os.path.join(out_dir, PANELS_FILE), buffer.getvalue())
 
 
 def eval_figures(out_dir: str, ctx, intensity: dict | None = None) -> None:

@@ -40,20 +40,40 @@ import tqdm
 
 from vae import batching, data, objective
 from vae.evaluation import intensity, latents, scores
+from vae.evaluation.columns import Column
 from vae.evaluation.run import Run
 from vae.evaluation.stats import mean_and_stderr
 
 NUM_PIXELS = objective.NUM_PIXELS
 COMMON_NOISE_SEED = 0  # the dequantization noise of the common measure: the same for all runs
 
-MEASURES: dict[str, Callable] = {}
+@dataclasses.dataclass(frozen=True)
+class Measure:
+  """A named measure: ``fn(ctx, key) -> dict`` and the ``columns`` (``Column``) it reports.
+
+  ``warped``: why the measure says nothing about warped data (it is defined on the un-warped
+  test images), or None; ``default``: run by the default eval config."""
+
+  name: str
+  fn: Callable
+  columns: tuple[Column, ...] = ()
+  warped: str | None = None
+  default: bool = True
+
+  def __call__(self, ctx: "Context", key) -> dict:
+    return self.fn(ctx, key)
 
 
-def measure(name: str):
-  """Registers ``fn(ctx, key) -> dict`` as the measure ``name``."""
+MEASURES: dict[str, Measure] = {}
+
+
+def measure(
+  name: str, columns: tuple[Column, ...] = (), *, warped: str | None = None, default: bool = True
+):
+  """Registers ``fn(ctx, key) -> dict`` as the measure ``name`` with the columns it reports."""
 
   def register(fn):
-    MEASURES[name] = fn
+    MEASURES[name] = Measure(name, fn, tuple(columns), warped, default)
     return fn
 
   return register
@@ -61,6 +81,27 @@ def measure(name: str):
 
 def names() -> tuple[str, ...]:
   return tuple(MEASURES)
+
+
+def default_names() -> tuple[str, ...]:
+  """The measures the default eval config runs, in registration order."""
+  return tuple(n for n, m in MEASURES.items() if m.default)
+
+
+def on_warped(names_: tuple[str, ...]) -> tuple[str, ...]:
+  """``names_`` without the measures that say nothing about warped data (``Measure.warped``)."""
+  return tuple(n for n in names_ if MEASURES[n].warped is None)
+
+
+def columns(show: str | None = None) -> dict[str, Column]:
+  """Every declared column, key -> Column, in the measures' order; with ``show`` ("study",
+  "sweep") only those that report shows."""
+  out = {}
+  for m in MEASURES.values():
+    for c in m.columns:
+      if show is None or show in c.show:
+        out[c.key] = c
+  return out
 
 
 def key_for(base: jax.Array, name: str) -> jax.Array:
@@ -155,7 +196,16 @@ def _density_stats(name: str, log_likelihood: np.ndarray, note: str) -> dict:
 # ------------------------------------------------------------------------------- likelihoods
 
 
-@measure("elbo")
+@measure(
+  "elbo",
+  (
+    Column(
+      "elbo", ("elbo", "mean"), "ELBO (own lik.)", "{:.1f}", None,
+      "the ELBO (one latent sample, analytic KL) under the decoder's own likelihood at its own "
+      "test inputs, nats per image",
+    ),
+  ),
+)  # fmt: skip
 def elbo(ctx: Context, key) -> dict:
   values = batching.map_batches(
     lambda i, xb: ctx.run.elbo(xb, jax.random.fold_in(key, i)),
@@ -165,12 +215,39 @@ def elbo(ctx: Context, key) -> dict:
   return {"elbo": mean_and_stderr(values)}
 
 
-@measure("iw_log_likelihood")
+@measure(
+  "iw_log_likelihood",
+  (
+    Column(
+      "iw_log_likelihood", ("iw_log_likelihood", "mean"), "IW log-lik. (own)", "{:.1f}", None,
+      "the importance-weighted log-likelihood (K samples) under the decoder's own likelihood",
+    ),
+  ),
+)  # fmt: skip
 def iw_log_likelihood(ctx: Context, key) -> dict:
   return {"iw_log_likelihood": mean_and_stderr(ctx.iw(key, ctx.x, scores.own_density, ctx.x))}
 
 
-@measure("common")
+@measure(
+  "common",
+  (
+    Column(
+      "common_log_likelihood", ("common/log_likelihood", "mean"), "log-lik. (common)",
+      "{:.1f}", "max", "the common measure in nats per image", show=(),
+      warped="the density at the dequantized un-warped test images",
+    ),
+    Column(
+      "common_bits_per_dim", ("common/bits_per_dim", "mean"), "bits/dim (common)", "{:.3f}",
+      "min",
+      "every decoder's importance-weighted density at the same dequantized test set ((pixel + "
+      "u)/256, one fixed noise seed); a decoder that is no density (the Bernoulli) is read as "
+      "the density that stands in for it (its lambda as the mean of a continuous Bernoulli: the "
+      "CB paper's inverse-mean map)",
+      warped="the density at the dequantized un-warped test images",
+    ),
+  ),
+  warped="the density at the dequantized un-warped test images",
+)  # fmt: skip
 def common(ctx: Context, key) -> dict:
   ll = ctx.iw(key, ctx.x_tilde, scores.as_density, ctx.x_tilde)
   dist = ctx.distribution_type
@@ -182,7 +259,17 @@ def common(ctx: Context, key) -> dict:
   return _density_stats("common", ll, note)
 
 
-@measure("cross_entropy")
+@measure(
+  "cross_entropy",
+  (
+    Column(
+      "cross_entropy", ("cross_entropy", "mean"), "own cross-entropy", "{:.1f}", None,
+      "a non-density's own 'likelihood' at the common test set", show=(),
+      warped="measured at the dequantized un-warped test images",
+    ),
+  ),
+  warped="measured at the dequantized un-warped test images",
+)  # fmt: skip
 def cross_entropy(ctx: Context, key) -> dict:
   if ctx.distribution_type.is_density():
     return {"cross_entropy/not_applicable": "a density: its own likelihood is the common measure"}
@@ -194,7 +281,18 @@ def cross_entropy(ctx: Context, key) -> dict:
   }
 
 
-@measure("readings")
+@measure(
+  "readings",
+  (
+    Column(
+      "cb_lambda_log_likelihood", ("readings/cb_lambda/log_likelihood", "mean"),
+      "log-lik., lambda read as CB", "{:.1f}", None,
+      "a Bernoulli's lambda read as a continuous Bernoulli's parameter, at the common test set",
+      show=(), warped="measured at the dequantized un-warped test images",
+    ),
+  ),
+  warped="measured at the dequantized un-warped test images",
+)  # fmt: skip
 def readings(ctx: Context, key) -> dict:
   found = ctx.distribution_type.readings
   if not found:
@@ -206,7 +304,23 @@ def readings(ctx: Context, key) -> dict:
   return out
 
 
-@measure("reading_elbos")
+@measure(
+  "reading_elbos",
+  (
+    Column(
+      "elbo_cb_lambda", ("reading_elbos/cb_lambda", "mean"), "ELBO, lambda read as CB",
+      "{:.1f}", None,
+      "a Bernoulli VAE's ELBO with its lambda read as a continuous Bernoulli's parameter",
+      show=("sweep",),
+    ),
+    Column(
+      "elbo_as_density", ("reading_elbos/as_density", "mean"), "ELBO under its stand-in",
+      "{:.1f}", None, "a non-density's ELBO under the density that stands in for it",
+      show=("sweep",),
+    ),
+  ),
+  default=False,
+)  # fmt: skip
 def reading_elbos(ctx: Context, key) -> dict:
   dist = ctx.distribution_type
   if dist.is_density():
@@ -225,7 +339,23 @@ def reading_elbos(ctx: Context, key) -> dict:
   return out
 
 
-@measure("discretized")
+@measure(
+  "discretized",
+  (
+    Column(
+      "discretized_nll", ("discretized/nll", "mean"), "8-bit NLL", "{:.1f}", "min",
+      "the exact likelihood of the integer test images under the decoder's 8-bit pmf (a "
+      "continuous cdf discretized on the 256 bins, or a native pmf), nats per image",
+      warped="the likelihood of the un-warped 8-bit test images",
+    ),
+    Column(
+      "discretized_bits_per_dim", ("discretized/bits_per_dim", "mean"), "8-bit bits/dim",
+      "{:.3f}", "min", "the 8-bit NLL in bits per pixel", show=(),
+      warped="the likelihood of the un-warped 8-bit test images",
+    ),
+  ),
+  warped="the likelihood of the un-warped 8-bit test images",
+)  # fmt: skip
 def discretized(ctx: Context, key) -> dict:
   if not ctx.distribution_type.has_pmf_8bit():
     name = ctx.distribution_type.__name__
@@ -242,7 +372,16 @@ def discretized(ctx: Context, key) -> dict:
 # ----------------------------------------------------------------------------------- latents
 
 
-@measure("knn_accuracy")
+@measure(
+  "knn_accuracy",
+  (
+    Column(
+      "knn_accuracy", ("knn_accuracy",), "15-NN acc.", "{:.4f}", "max",
+      "test accuracy of a k-nearest-neighbour classifier (k = eval.knn_k, 15) on the encoder "
+      "means, fit on training images",
+    ),
+  ),
+)  # fmt: skip
 def knn_accuracy(ctx: Context, key) -> dict:
   del key
   train_means = ctx.train_means
@@ -253,7 +392,15 @@ def knn_accuracy(ctx: Context, key) -> dict:
   return {"knn_accuracy": acc}
 
 
-@measure("active_units")
+@measure(
+  "active_units",
+  (
+    Column(
+      "active_units", ("active_units",), "active units", "{:.1f}", "max",
+      "latent units whose posterior mean varies over the test set: Cov_x(E_q[z_u]) > 0.01",
+    ),
+  ),
+)  # fmt: skip
 def active_units(ctx: Context, key) -> dict:
   del key
   return {"active_units": latents.active_units(ctx.test_means)}
@@ -262,7 +409,34 @@ def active_units(ctx: Context, key) -> dict:
 # ------------------------------------------------------------------------ intensity and blur
 
 
-@measure("intensity")
+@measure(
+  "intensity",
+  (
+    Column(
+      "recon_mse", ("intensity/mean", "mse", "mean"), "recon. MSE", "{:.2f}", "min",
+      "summed squared error of the reconstruction mean (at the posterior mean) per image",
+    ),
+    Column(
+      "shift_toward_half", ("intensity/mean", "shift_toward_half", "mean"), "shift to 0.5",
+      "{:.4f}", "zero",
+      "mean over pixels of sign(0.5 - x)(recon - x): > 0 means reconstructions pulled toward 0.5",
+    ),
+    Column(
+      "sharpness_ratio", ("intensity/mean", "sharpness_ratio", "mean"), "sharpness", "{:.3f}",
+      "one", "image-gradient energy of the reconstructions over the data's (1 = as sharp)",
+    ),
+    Column(
+      "shift_toward_half_display", ("intensity/display", "shift_toward_half", "mean"),
+      "shift to 0.5 (display)", "{:.4f}", "zero",
+      "the shift toward 0.5 of the display parameter (lambda for Bernoulli and CB)", show=(),
+    ),
+    Column(
+      "sharpness_ratio_display", ("intensity/display", "sharpness_ratio", "mean"),
+      "sharpness (display)", "{:.3f}", "one",
+      "the sharpness of the display parameter (lambda for Bernoulli and CB)", show=(),
+    ),
+  ),
+)  # fmt: skip
 def intensity_bias(ctx: Context, key) -> dict:
   del key
   return {
@@ -310,7 +484,37 @@ def real_reference(classifier, test_u8, train_u8, *, progress_bar: bool = False)
   }
 
 
-@measure("sample_quality")
+@measure(
+  "sample_quality",
+  (
+    Column(
+      "inception_score_samples", ("sample_quality/decoder_samples", "inception_score"),
+      "IS (samples)", "{:.2f}", "max",
+      "inception score, in the features of this project's MNIST classifier, of decoder samples "
+      "at z from the prior",
+    ),
+    Column(
+      "frechet_samples", ("sample_quality/decoder_samples", "frechet_distance"), "FD (samples)",
+      "{:.2f}", "min", "Frechet distance of those samples to the training images' features",
+      warped="the distance to the features of un-warped training images",
+    ),
+    Column(
+      "inception_score_means", ("sample_quality/decoder_means", "inception_score"), "IS (means)",
+      "{:.2f}", "max", "inception score of the decoder means at z from the prior",
+    ),
+    Column(
+      "inception_score_parameters", ("sample_quality/decoder_parameters", "inception_score"),
+      "IS (params)", "{:.2f}", "max",
+      "inception score of the decoder's display parameters at z from the prior (lambda for "
+      "Bernoulli and CB, the CB paper's choice; the mean otherwise)",
+    ),
+    Column(
+      "frechet_means", ("sample_quality/decoder_means", "frechet_distance"), "FD (means)",
+      "{:.2f}", "min", "Frechet distance of the decoder means to the training images' features",
+      warped="the distance to the features of un-warped training images",
+    ),
+  ),
+)  # fmt: skip
 def sample_quality(ctx: Context, key) -> dict:
   from vae.evaluation import sample_quality as sq
 

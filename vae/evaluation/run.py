@@ -21,12 +21,11 @@ import functools
 import jax
 import ml_collections
 
-from vae import objective
+from vae import checkpoints, objective
 from vae import workdir as wd
 from vae.evaluation import importance
+from vae.mesh import local_mesh, replicated
 from vae.model import VAE, build_model
-from vae.training.mesh import local_mesh, replicated
-from vae.training.state import variables_shape
 
 
 @dataclasses.dataclass
@@ -152,19 +151,9 @@ def load(workdir: str, step: int | None = None, seed: int = 0) -> Run:
   """
   config = wd.load_config(workdir)
   model = build_model(config)
-  sharding = replicated(local_mesh())
-  like = jax.tree.map(
-    lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
-    variables_shape(model, config),
+  epoch, all_variables = checkpoints.restore_variables(
+    workdir, model, config.num_seeds, replicated(local_mesh()), step
   )
-  mngr = wd.manager(workdir, read_only=True)
-  try:
-    if step is None:
-      epoch, all_variables = wd.restore_latest_readable(mngr, like, subtree=True, set_aside=False)
-    else:
-      epoch, all_variables = wd.restore_subtree(mngr, like, step)
-  finally:
-    mngr.close()
   return Run(
     config=config,
     model=model,

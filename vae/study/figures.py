@@ -1,13 +1,13 @@
-"""The study report's figures: loss geometry, learning curves, reconstructions, samples, intensity.
+"""The report's figures, drawn from records (``vae.study.records``) and the arrays they hold.
 
-``image_figures`` also measures the report's checks on the trained decoders (the MSE identity of the
-``mse`` decoder, the learned sigma of the ``shared_sigma`` one, each decoder's test KL).
+No figure reads a file or loads a model: the learning curves and scale trajectories come from each
+record's metrics, the reconstructions and samples from the images its evaluation saved
+(``panels.npz``), the loss geometry from the decoder table's likelihoods.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import jax
 import jax.numpy as jnp
@@ -17,49 +17,60 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-import likelihoods  # noqa: E402
 from likelihoods import decoders  # noqa: E402
-from vae import data, images  # noqa: E402
-from vae import workdir as wd  # noqa: E402
+from vae import images  # noqa: E402
 from vae.evaluation import figures as eval_figures  # noqa: E402
-from vae.evaluation import load  # noqa: E402
 
 TARGETS = (0.2, 0.5, 0.8)
 
 
-def loss_geometry_figure(path: str, sigma_learned: float | None = None) -> None:
-  """Per-pixel NLL and its derivative against the prediction, for targets 0.2, 0.5, 0.8.
+LOSS_GEOMETRY_CAPTION = (
+  "Per-pixel negative log-likelihood (top) and its derivative (bottom) against the prediction p "
+  "for three targets, one curve per decoder of the table (decoders whose curves coincide share "
+  "one); the dot marks each minimum. BCE's minimum is at the target but its loss is asymmetric "
+  "and its gradient (p - x)/(p(1 - p)) grows without bound toward 0 and 1; the continuous "
+  "Bernoulli's minimum over lambda is not the target (its mean's is); a Gaussian's gradient is "
+  "linear in the error with slope 1/sigma^2; the 8-bit discretized logistic (as the density 256 "
+  "P(bin)) is quadratic near the target and linear away from it, its slope bounded by 1/s: a "
+  "robust loss. Learned scales are drawn at the shared learned sigma of the study where it has "
+  "one (0.1 otherwise); the Beta at alpha + beta = 10."
+)
 
-  The 8-bit discretized logistic (one component, loc = p) is drawn as the density it trains as,
-  256 P(bin of x), with the logistic scale that gives the Gaussian curve's standard deviation,
-  s = sigma sqrt(3) / pi; the categorical has no single prediction p to draw against.
-  """
+
+def loss_geometry_curves(scale: float) -> dict:
+  """label -> (likelihood, names): one entry per distinct curve of the decoder table's
+  likelihoods (``Likelihood.at_prediction``; None: not drawn), decoders with the same curve
+  merged under one label."""
+  p = jnp.linspace(0.05, 0.95, 7)
+  seen = []  # (values at probe points, label)
+  out = {}
+  for name in decoders.names():
+    lik = decoders.get(name).build()
+    dist = lik.at_prediction(p, scale)
+    if dist is None:
+      continue
+    probe = np.asarray(-dist.log_prob(jnp.full_like(p, 0.3)))
+    match = next((label for v, label in seen if np.allclose(v, probe, rtol=1e-6)), None)
+    if match is None:
+      seen.append((probe, name))
+      out[name] = (lik, [name])
+    else:
+      out[match][1].append(name)
+  return {", ".join(names): (lik, names) for lik, names in out.values()}
+
+
+def loss_geometry_figure(path: str, scale_learned: float | None = None) -> None:
+  """Per-pixel NLL and its derivative against the prediction, for targets 0.2, 0.5, 0.8, for
+  every decoder of the table that has a single prediction (``loss_geometry_curves``)."""
   p = jnp.linspace(1e-3, 1 - 1e-3, 999)
-  sigma = sigma_learned or 0.1
-  log_s = jnp.log(sigma * math.sqrt(3) / math.pi)
-  curves = {
-    "Bernoulli (BCE), p = lambda": lambda q, x: (
-      -likelihoods.Bernoulli(jnp.log(q) - jnp.log1p(-q)).log_prob(x)
-    ),
-    "continuous Bernoulli, p = lambda": lambda q, x: (
-      -likelihoods.ContinuousBernoulli(jnp.log(q) - jnp.log1p(-q)).log_prob(x)
-    ),
-    "Gaussian sigma^2 = 1/2 (MSE)": lambda q, x: -likelihoods.Normal(q, math.sqrt(0.5)).log_prob(x),
-    f"Gaussian sigma = {sigma:.3g}" + (" (learned)" if sigma_learned else ""): lambda q, x: (
-      -likelihoods.Normal(q, sigma).log_prob(x)
-    ),
-    "Beta, mean p, alpha + beta = 10": lambda q, x: (
-      -likelihoods.Beta(10 * q, 10 * (1 - q)).log_prob(x)
-    ),
-    "discretized logistic (8-bit), loc = p, same std": lambda q, x: (
-      -likelihoods.DiscretizedLogistic(jnp.zeros(1), q[None], log_s[None]).log_prob(x)
-    ),
-  }
+  scale = scale_learned or 0.1
+  curves = loss_geometry_curves(scale)
   fig, axes = plt.subplots(2, len(TARGETS), figsize=(13, 6.5), sharex=True)
   for j, target in enumerate(TARGETS):
-    for label, nll in curves.items():
-      f = jax.vmap(lambda q: nll(q, target))
-      g = jax.vmap(jax.grad(lambda q: nll(q, target)))
+    for label, (lik, _) in curves.items():
+      nll = lambda q, lik=lik: -lik.at_prediction(q, scale).log_prob(target)
+      f = jax.vmap(nll)
+      g = jax.vmap(jax.grad(nll))
       values, grads = np.asarray(f(p)), np.asarray(g(p))
       (line,) = axes[0, j].plot(p, values, label=label)
       k = int(np.argmin(values))
@@ -72,25 +83,27 @@ def loss_geometry_figure(path: str, sigma_learned: float | None = None) -> None:
     axes[1, j].set(xlabel="prediction p", ylim=(-40, 40))
   axes[0, 0].set_ylabel("per-pixel NLL (nats); dot = minimum")
   axes[1, 0].set_ylabel("d NLL / d p")
-  axes[0, 0].legend(fontsize=7)
+  axes[0, 0].legend(fontsize=6)
+  fig.suptitle(f"learned scales drawn at {scale:.3g}", fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
 
 
-def learning_curves_figure(path: str, results: dict) -> None:
-  n = len(results)
+def learning_curves_figure(path: str, records: dict) -> None:
+  """Per record, the training objective and the test ELBO per epoch (its metrics)."""
+  n = len(records)
   cols = min(4, n)
   fig, axes = plt.subplots(
     math.ceil(n / cols), cols, figsize=(3.3 * cols, 2.6 * math.ceil(n / cols)), squeeze=False
   )
-  for ax, (decoder, result) in zip(axes.ravel(), results.items()):
-    rows = wd.read_metrics(result["workdir"])
-    ep = [r["epoch"] for r in rows]
-    ax.plot(ep, [-r["train"]["loss"] for r in rows], label="train objective")
-    test = [(r["epoch"], r["test"]["elbo"]) for r in rows if "test" in r]
-    ax.plot(*zip(*test), marker="o", ms=3, label="test ELBO")
-    ax.set(title=decoder, xlabel="epoch")
+  for ax, record in zip(axes.ravel(), records.values()):
+    rows = record.metrics
+    ax.plot([r["epoch"] for r in rows], [-r["train"]["loss"] for r in rows], label="train objective")
+    test = [(t["epoch"], t["elbo"]) for t in record.tests]
+    if test:
+      ax.plot(*zip(*test), marker="o", ms=3, label="test ELBO")
+    ax.set(title=record.name, xlabel="epoch")
     ax.title.set_fontsize(9)
   for ax in axes.ravel()[n:]:
     ax.axis("off")
@@ -100,30 +113,30 @@ def learning_curves_figure(path: str, results: dict) -> None:
   plt.close(fig)
 
 
-SIGMA_CAPTION = (
-  "Learned sigmas (root mean square over test pixels) per epoch against the optimum given the "
-  "decoder means (the root mean squared error: at test, dashed; as trained, with dropout on, "
-  "dotted); empty if no decoder learns its sigma."
+SCALE_CAPTION = (
+  "Learned scales (a Gaussian's sigma: the root mean square over test pixels) per epoch against "
+  "their optimum given the decoder means (for a sigma, the root mean squared error: at test, "
+  "dashed; as trained, with dropout on, dotted); empty if no decoder learns its scale."
 )
 
 
-def sigma_figure(path: str, results: dict) -> None:
-  """Per epoch, each learned sigma (RMS over test pixels) against its optimum given the means, at
-  test and (with dropout) as trained."""
+def scale_figure(path: str, records: dict) -> None:
+  """Per epoch, each learned scale against its optimum given the means, at test and (with
+  dropout) as trained."""
   fig, ax = plt.subplots(figsize=(6, 3.6))
-  for decoder, result in results.items():
-    rows = [r for r in wd.read_metrics(result["workdir"]) if "sigma_rms" in r.get("test", {})]
+  for record in records.values():
+    rows = [t for t in record.tests if "scale" in t]
     if rows:
-      epochs = [r["epoch"] for r in rows]
-      (line,) = ax.plot(epochs, [r["test"]["sigma_rms"] for r in rows], label=f"{decoder}: sigma")
+      epochs = [t["epoch"] for t in rows]
+      (line,) = ax.plot(epochs, [t["scale"] for t in rows], label=f"{record.name}: scale")
       for key, ls, what in (
-        ("sigma_optimal", "--", "optimum at test"),
-        ("sigma_optimal_train", ":", "optimum as trained (dropout)"),
+        ("scale_optimal", "--", "optimum at test"),
+        ("scale_optimal_train", ":", "optimum as trained (dropout)"),
       ):
-        if all(key in r["test"] for r in rows):
-          values = [r["test"][key] for r in rows]
-          ax.plot(epochs, values, ls=ls, color=line.get_color(), label=f"{decoder}: {what}")
-  ax.set(xlabel="epoch", ylabel="sigma", yscale="log", title="learned sigma vs its optimum")
+        if all(key in t for t in rows):
+          ax.plot(epochs, [t[key] for t in rows], ls=ls, color=line.get_color(),
+                  label=f"{record.name}: {what}")  # fmt: skip
+  ax.set(xlabel="epoch", ylabel="scale", yscale="log", title="learned scale vs its optimum")
   if ax.lines:
     ax.legend(fontsize=7)
   fig.tight_layout()
@@ -131,39 +144,27 @@ def sigma_figure(path: str, results: dict) -> None:
   plt.close(fig)
 
 
-def image_figures(workdir: str, results: dict, num: int = 10) -> dict:
-  """reconstructions.png (same test digits, every decoder) and samples.png; returns checks."""
-  checks = {"kl": {}}
-  first = next(iter(results.values()))
-  test_u8, _ = data.split(load(first["workdir"]).config, "test", num)
-  mse, shared = decoders.with_role("mse"), decoders.with_role("shared_sigma")
-  recon_panels, sample_panels = {}, {}
-  for decoder, result in results.items():
-    run = load(result["workdir"])
-    x = data.fixed_inputs(run.config, test_u8)
-    if not recon_panels:
-      recon_panels["data"] = np.asarray(x)
-    z = run.encode(x)[0]
-    dist = run.decode(z)
-    recon_panels[f"{decoder}: mean"] = np.asarray(dist.mean())
-    if run.model.likelihood.display_name != "mean":
-      recon_panels[f"{decoder}: {run.model.likelihood.display_name}"] = np.asarray(run.display(z))
-    key = jax.random.PRNGKey(0)
-    sample_panels[f"{decoder}: mean"] = np.asarray(run.sample(key, num))
-    sample_panels[f"{decoder}: sample"] = np.asarray(run.sample(key, num, from_decoder=True))
-    rows = wd.read_metrics(result["workdir"])
-    tests = [r["test"] for r in rows if "test" in r]
-    if tests:
-      checks["kl"][decoder] = tests[-1]["kl"]
-    if decoder in mse:  # sigma^2 = 1/2: -log p(x|z) = sum of squared errors + (D/2) log pi
-      nll = -np.asarray(jnp.sum(dist.log_prob(x), (-2, -1)))
-      sse = np.asarray(jnp.sum((x - dist.mean()) ** 2, (-2, -1)))
-      checks["mse_identity"] = float(np.max(np.abs(nll - sse - 392 * math.log(math.pi))))
-    if decoder in shared:  # one sigma for every pixel
-      checks["sigma_shared"] = float(np.mean(np.asarray(dist.stddev())))
-  _rows_figure(os.path.join(workdir, "reconstructions.png"), recon_panels)
-  _rows_figure(os.path.join(workdir, "samples.png"), sample_panels)
-  return checks
+def image_figures(folder: str, records: dict) -> list[str]:
+  """reconstructions.png (the same test digits, every decoder) and samples.png from the records'
+  saved images (``panels``); returns the files written (none if no record has images)."""
+  recon, samples = {}, {}
+  for record in records.values():
+    panels = record.panels
+    if not panels:
+      continue
+    if not recon:
+      recon["data"] = panels["data"]
+    recon[f"{record.decoder}: mean"] = panels["mean"]
+    for key, value in panels.items():
+      if key.startswith("display_"):
+        recon[f"{record.decoder}: {key.removeprefix('display_')}"] = value
+    samples[f"{record.decoder}: mean"] = panels["sample_mean"]
+    samples[f"{record.decoder}: sample"] = panels["sample"]
+  if not recon:
+    return []
+  _rows_figure(f"{folder}/reconstructions.png", recon)
+  _rows_figure(f"{folder}/samples.png", samples)
+  return ["reconstructions.png", "samples.png"]
 
 
 def _rows_figure(path: str, rows: dict) -> None:
@@ -178,17 +179,19 @@ def _rows_figure(path: str, rows: dict) -> None:
   plt.close(fig)
 
 
-def intensity_figure(path: str, results: dict) -> None:
-  fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-  reports = {d: r["per_seed"][0].get("intensity/mean") for d, r in results.items()}
+def intensity_figure(path: str, records: dict) -> bool:
+  """Reconstruction error by intensity and intensity histograms of seed 0 of every record that
+  ran the intensity measure; False (nothing written) if none did."""
+  reports = {r.decoder: r.evaluation["per_seed"][0].get("intensity/mean") for r in records.values()}
   reports = {d: rep for d, rep in reports.items() if rep is not None}
-  if not reports:  # the intensity measure was not run
-    plt.close(fig)
-    return
+  if not reports:
+    return False
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4))
   eval_figures.intensity_axes(axes, reports)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+  return True
 
 
 def sweep_figure(

@@ -29,10 +29,10 @@ import tqdm
 from likelihoods import decoders
 from vae import evaluation, hosts
 from vae import workdir as wd
+from vae.mesh import make_mesh
 from vae.model import build_model
 from vae.study import report
 from vae.training import checks, train_and_evaluate
-from vae.training.mesh import make_mesh
 
 log = logging.getLogger(__name__)
 
@@ -70,43 +70,89 @@ def _merge(c: ml_collections.ConfigDict, overrides: dict, decoder: str, prefix: 
       c[key] = value
 
 
-def _migrate(study: dict) -> dict:
-  return {**study, "train": wd.migrate_config(study.get("train", {}))}
+def settings(d: dict, decoders) -> dict:
+  """What a resumed study or sweep must keep, flattened: its train, per-decoder and eval settings
+  and a sweep's axis, without the fields that change no number (``workdir.number_free``), the
+  grid (``decoders``, a sweep's values: they extend it) or ``convergence`` (the report's only).
+  Per-decoder settings count for ``decoders`` (those with runs; another entry was never used)."""
+  per = d.get("per_decoder") or {}
+  sections = {
+    "train": wd.migrate_config(d.get("train", {})),
+    "per_decoder": {k: v for k, v in per.items() if k in decoders},
+    "eval": evaluation.evaluator.settings_of(d.get("eval", {})),
+  }
+  if "sweep" in d:
+    sections["sweep"] = {"axis": d["sweep"].get("axis")}
+  flat = wd.flatten(sections)
+  keep = {k: v for k, v in flat.items() if k.split(".", 1)[0] not in ("train", "per_decoder")}
+  keep.update(wd.number_free({k: v for k, v in flat.items() if k.startswith("train.")}, "train."))
+  for k, v in flat.items():
+    if k.startswith("per_decoder."):
+      field = k.split(".", 2)[2]
+      if field not in wd.NUMBER_FREE_FIELDS:
+        keep[k] = v
+  return keep
 
 
-def _check_study_config(config, workdir: str) -> None:
-  """Refuses other train/eval settings in an existing study; a changed grid (decoders) extends
-  it: its previous report is kept (``report.keep_previous``) when the new one is written."""
+def differences(old: dict, new: dict) -> list[str]:
+  """The settings (``settings``) that differ between two study or sweep configs, as 'field: A
+  there, B now'; per-decoder settings are compared for the decoders ``old`` ran."""
+  ran = set(old.get("decoders", []))
+  a, b = settings(old, ran), settings(new, ran)
+  out = []
+  for key in sorted(set(a) | set(b)):
+    x, y = a.get(key, "<absent>"), b.get(key, "<absent>")
+    if x != y and not (isinstance(x, float) and isinstance(y, float) and x != x and y != y):
+      out.append(f"{key}: {x!r} there, {y!r} now")
+  return out
+
+
+def check_workdir_config(config, workdir: str, file: str, *, grid_of, report_files) -> None:
+  """Refuses other settings in an existing study or sweep (one line naming them, ``differences``);
+  another grid (``grid_of(config dict)``: the decoders, a sweep's values) extends it, and its
+  previous report (``report_files``) is kept when the new one is written. Then writes ``file``."""
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise NotADirectoryError(f"--workdir {workdir!r} is a file, not a directory")
-  path = os.path.join(workdir, STUDY_CONFIG_FILE)
+  path = os.path.join(workdir, file)
   new = wd.config_to_dict(config)
+  kind = file.split("_")[0]
   if os.path.exists(path):
-    old = _migrate(wd.read_json(path))
-    if old.get("train") != new.get("train") or _eval_settings(old) != _eval_settings(new):
-      raise wd.ConfigMismatchError(
-        f"study workdir {workdir!r} was made with other train/eval settings (see "
-        f"{path}); use a new --workdir, or the same config to resume"
+    old = wd.read_json(path)
+    changed = differences(old, new)
+    if changed:
+      shown = "; ".join(changed[:6]) + (
+        f"; and {len(changed) - 6} more" if len(changed) > 6 else ""
       )
-    if list(old.get("decoders", [])) != list(new["decoders"]):
+      raise wd.ConfigMismatchError(
+        f"{kind} workdir {workdir!r} was made with other train/eval settings ({shown}); use a "
+        f"new --workdir, or the settings of {path} to resume (the grid may change: that "
+        f"extends the {kind})"
+      )
+    if grid_of(old) != grid_of(new):
       log.warning(
-        "the study's decoders changed from %s to %s: extending the study; the report is "
-        "rewritten for the new grid and the previous one kept in %s/",
-        old.get("decoders"),
-        new["decoders"],
+        "the %s's grid changed from %s to %s: extending it (finished runs are reused); the "
+        "report is rewritten for the new grid and the previous one kept in %s/",
+        kind,
+        grid_of(old),
+        grid_of(new),
         report.PREVIOUS_DIR,
       )
       if hosts.is_writer():
-        report.keep_previous(workdir)
+        report.keep_previous(workdir, report_files)
   if hosts.is_writer():  # one process of a multi-process run writes (vae.hosts)
     os.makedirs(workdir, exist_ok=True)
     wd.write_json(path, new, sort_keys=True)
-  hosts.barrier("study config written")
+  hosts.barrier(f"{kind} config written")
 
 
-def _eval_settings(study: dict) -> dict:
-  """The eval settings; a config written before ``measures`` existed ran the default ones."""
-  return evaluation.evaluator.settings_of(study.get("eval", {}))
+def _check_study_config(config, workdir: str) -> None:
+  check_workdir_config(
+    config,
+    workdir,
+    STUDY_CONFIG_FILE,
+    grid_of=lambda d: list(d.get("decoders", [])),
+    report_files=report.FILES,
+  )
 
 
 def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:

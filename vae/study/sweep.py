@@ -30,31 +30,15 @@ import os
 
 import ml_collections
 
-from vae import data, evaluation, hosts
+from vae import data, hosts
 from vae import workdir as wd
-from vae.study import grid, report, sweep_report
+from vae.study import grid, sweep_report
 from vae.study.axes import axis_of, point_label, values_of
 
 log = logging.getLogger(__name__)
 
 SWEEP_CONFIG_FILE = "sweep_config.json"
 RUNS_DIR = "runs"
-
-
-# Fields of a sweep's config that may differ on a re-run: presentation, where MNIST is read from,
-# the device layout and how often checkpoints are kept (none changes a number). ``decoders`` and
-# ``sweep.axis_values`` extend the sweep; ``convergence`` only changes the report.
-IGNORED_ON_RESUME = tuple(
-  f"train.{field}"
-  for field in (
-    "progress_bar",
-    "data.source",
-    "data.data_dir",
-    "mesh",
-    "keep_checkpoints",
-    "checkpoint_every_epochs",
-  )
-)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -115,73 +99,20 @@ def check_sweep(config) -> None:
   data.split(first, "test", first.data.test_size, "train.data.test_size")
 
 
-def _settings(d: dict, decoders) -> dict:
-  """What a resumed sweep must keep, flattened: the train, per-decoder and eval settings and the
-  axis (not the decoders or values, which extend it, nor presentation). Per-decoder settings
-  count for ``decoders`` only (those with runs; an entry for another decoder was never used)."""
-  per = d.get("per_decoder") or {}
-  sections = {
-    "train": wd.migrate_config(d.get("train", {})),
-    "per_decoder": {k: v for k, v in per.items() if k in decoders},
-    "eval": evaluation.evaluator.settings_of(d.get("eval", {})),
-    "sweep": {"axis": d.get("sweep", {}).get("axis")},
-  }
-  flat = wd.flatten(sections)
-  return {k: v for k, v in flat.items() if k not in IGNORED_ON_RESUME}
-
-
-def differences(old: dict, new: dict) -> list[str]:
-  """The settings (``_settings``) that differ between two sweep configs, as 'field: A there,
-  B now'; per-decoder settings are compared for the decoders ``old`` ran."""
-  ran = set(old.get("decoders", []))
-  a, b = _settings(old, ran), _settings(new, ran)
-  out = []
-  for key in sorted(set(a) | set(b)):
-    x, y = a.get(key, "<absent>"), b.get(key, "<absent>")
-    if x != y and not (isinstance(x, float) and isinstance(y, float) and x != x and y != y):
-      out.append(f"{key}: {x!r} there, {y!r} now")
-  return out
+differences = grid.differences  # the settings a resumed sweep must keep (the study's too)
 
 
 def _check_sweep_config(config, workdir: str) -> None:
-  """Refuses other settings in an existing sweep (one line naming them); other decoders or
-  values extend it: its previous report is kept when the new one is written."""
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise NotADirectoryError(f"--workdir {workdir!r} is a file, not a directory")
-  path = os.path.join(workdir, SWEEP_CONFIG_FILE)
-  new = wd.config_to_dict(config)
-  if os.path.exists(path):
-    old = wd.read_json(path)
-    changed = differences(old, new)
-    if changed:
-      shown = "; ".join(changed[:6]) + (
-        f"; and {len(changed) - 6} more" if len(changed) > 6 else ""
-      )
-      raise wd.ConfigMismatchError(
-        f"sweep workdir {workdir!r} was made with other settings ({shown}); use a new --workdir, "
-        f"or the settings of {path} to resume (decoders and sweep.axis_values may change: that "
-        f"extends the sweep)"
-      )
-    old_values = sorted(float(v) for v in old.get("sweep", {}).get("axis_values", []))
-    new_values = sorted(float(v) for v in new["sweep"]["axis_values"])
-    if list(old.get("decoders", [])) != list(new["decoders"]) or old_values != new_values:
-      log.warning(
-        "the sweep's grid changed from decoders %s x %s %s to %s x %s: extending the sweep "
-        "(finished runs are reused); the report is rewritten for the new grid and the previous "
-        "one kept in %s/",
-        old.get("decoders"),
-        config.sweep.axis,
-        old_values,
-        new["decoders"],
-        new_values,
-        report.PREVIOUS_DIR,
-      )
-      if hosts.is_writer():
-        report.keep_previous(workdir, sweep_report.FILES)
-  if hosts.is_writer():  # one process of a multi-process run writes (vae.hosts)
-    os.makedirs(workdir, exist_ok=True)
-    wd.write_json(path, new, sort_keys=True)
-  hosts.barrier("sweep config written")
+  grid.check_workdir_config(
+    config,
+    workdir,
+    SWEEP_CONFIG_FILE,
+    grid_of=lambda d: (
+      list(d.get("decoders", [])),
+      sorted(float(v) for v in d.get("sweep", {}).get("axis_values", [])),
+    ),
+    report_files=sweep_report.FILES,
+  )
 
 
 def run_sweep_grid(config, workdir: str) -> dict | None:

@@ -7,39 +7,26 @@ decoders at each value and where along the axis it changes (``ordering_changes``
 each change is clear of the seeds' spread, and names the points whose runs are flagged not
 converged (``convergence.assess``) that a statement rests on.
 
-For the warped protocol, the measures defined on the *un-warped* test images (the common
-dequantized density, the 8-bit likelihood) or against un-warped reference images (Frechet
-distances) are left out: ``UNWARPED``.
+For the warped protocol, the columns that say nothing about warped data (``Column.warped``: the
+common dequantized density, the 8-bit likelihood, the Frechet distances to un-warped images) are
+left out.
 """
 
 from __future__ import annotations
 
 import os
 
-from vae import evaluation
 from vae import workdir as wd
-from vae.study import convergence, figures, report
+from vae.evaluation import columns as cols
+from vae.study import convergence, figures, records, sections
 from vae.study.axes import axis_of, format_value, point_label, values_of
 
-# measure -> (header, format, better: "max" | "min" | "one" | "zero" | None = not comparable)
-MEASURES = {
-  **{k: v for k, v in report.COLUMNS.items() if k != "train_seconds"},
-  "elbo_cb_lambda": ("ELBO, lambda read as CB", "{:.1f}", None),
-  "elbo_as_density": ("ELBO under its stand-in", "{:.1f}", None),
-}
-BETTER_WORDS = {
-  "max": "higher is better",
-  "min": "lower is better",
-  "one": "closer to 1 is better",
-  "zero": "closer to 0 is better",
-}
-# Measures that say nothing about warped data: measure -> why.
-UNWARPED = {
-  "common_bits_per_dim": "the density at the dequantized un-warped test images",
-  "discretized_nll": "the likelihood of the un-warped 8-bit test images",
-  "frechet_samples": "the distance to the features of un-warped training images",
-  "frechet_means": "the distance to the features of un-warped training images",
-}
+
+def measures() -> dict:
+  """The sweep's measures: every column declared for sweeps (``records.columns("sweep")``)."""
+  return records.columns("sweep")
+
+
 FILES = (
   "REPORT.md",
   "sweep.json",
@@ -54,17 +41,17 @@ FILES = (
 # ------------------------------------------------------------------------------ the numbers
 
 
-def curves(results: dict, labels: list[str], decoders: list[str]) -> dict:
+def curves(runs: dict, labels: list[str], decoders: list[str]) -> dict:
   """measure -> decoder -> per value (``labels``, in order) None or {"mean", "std", "min",
-  "max", "per_seed"} over the seeds; ``results``: (label, decoder) -> evaluation."""
-  table = {key: evaluation.headline(result) for key, result in results.items()}
+  "max", "per_seed"} over the seeds; ``runs``: (label, decoder) -> ``records.Record``."""
   out = {}
-  for measure in MEASURES:
+  for measure in measures():
     per_decoder = {}
     for decoder in decoders:
       points = []
       for label in labels:
-        entry = table.get((label, decoder), {}).get(measure)
+        record = runs.get((label, decoder))
+        entry = record.headline.get(measure) if record else None
         if entry is None:
           points.append(None)
         else:
@@ -78,30 +65,24 @@ def curves(results: dict, labels: list[str], decoders: list[str]) -> dict:
 
 
 def reported_measures(curves_: dict, protocol: str) -> list[str]:
-  """The measures of ``curves_`` the report shows: all but ``UNWARPED`` for warped data."""
-  return [m for m in MEASURES if m in curves_ and not (protocol == "warped" and m in UNWARPED)]
-
-
-def _key(better: str):
-  """A number to sort by, smaller is better."""
-  return {
-    "max": lambda v: -v,
-    "min": lambda v: v,
-    "one": lambda v: abs(v - 1),
-    "zero": lambda v: abs(v),
-  }[better]
+  """The measures of ``curves_`` the report shows: for warped data, those meaningful on it."""
+  return [
+    m
+    for m, c in measures().items()
+    if m in curves_ and not (protocol == "warped" and c.warped)
+  ]
 
 
 def ranking(curve: dict, index: int, better: str) -> list[str]:
-  """The decoders with a value at ``index``, best first (ties keep the table's order)."""
-  key = _key(better)
-  present = [d for d, points in curve.items() if points[index] is not None]
-  return sorted(present, key=lambda d: key(curve[d][index]["mean"]))
+  """The decoders with a value at ``index``, best first (tied decoders in the table's order;
+  ``columns.order`` groups them)."""
+  present = {d: points[index]["mean"] for d, points in curve.items() if points[index] is not None}
+  return [d for group in cols.order(present, better) for d in group]
 
 
 def _seed_range(point: dict, better: str) -> tuple[float, float]:
   """(best, worst) of the seeds, in the sort key (smaller is better)."""
-  key = _key(better)
+  key = cols.sort_key(better)
   keys = [key(v) for v in point.get("per_seed", [point["mean"]])]
   return min(keys), max(keys)
 
@@ -115,7 +96,7 @@ def ordering_changes(curve: dict, better: str) -> list[dict]:
   the other is better, "winner": the decoder better from "next" on, "loser", "before": (winner's
   mean, loser's mean) at "index", "after": the same at "next", "clear": whether at both values
   every seed of the better one beats every seed of the other}, in the order of the axis."""
-  key = _key(better)
+  key = cols.sort_key(better)
   decoders = list(curve)
   out = []
   for a_pos, a in enumerate(decoders):
@@ -201,7 +182,7 @@ def measure_finding(
   if sum(1 for points in curve.values() if any(p is not None for p in points)) < 2:
     return None
   everywhere = [(i, d) for d, points in curve.items() for i in range(n) if points[i] is not None]
-  head = f"**{name}** ({BETTER_WORDS[better]})"
+  head = f"**{name}** ({cols.BETTER_WORDS[better]})"
   changes = ordering_changes(curve, better)
   shared = [i for i in range(n) if len(ranking(curve, i, better)) >= 2]
   if not shared:
@@ -251,16 +232,19 @@ def measure_finding(
 
 
 def findings(
-  curves_: dict, value_texts: list[str], axis: str, flagged: dict, measures: list[str]
+  curves_: dict, value_texts: list[str], axis: str, flagged: dict, shown: list[str]
 ) -> list[str]:
   """The report's findings: one per comparable measure of ``measures`` (``measure_finding``), and
   the points flagged not converged."""
   out = []
-  for measure in measures:
-    header, fmt, better = MEASURES[measure]
-    if better is None or measure not in curves_:
+  declared = records.all_columns()
+  for measure in shown:
+    column = declared[measure]
+    if column.better is None or measure not in curves_:
       continue
-    text = measure_finding(header, better, curves_[measure], value_texts, axis, flagged, fmt)
+    text = measure_finding(
+      column.header, column.better, curves_[measure], value_texts, axis, flagged, column.fmt
+    )
     if text:
       out.append(text)
   if flagged:
@@ -280,23 +264,14 @@ def findings(
 # ------------------------------------------------------------------------------------ report
 
 
-def _cell(point: dict | None, fmt: str, flag: bool) -> str:
-  if point is None:
-    return "n/a"
-  text = fmt.format(point["mean"])
-  if len(point["per_seed"]) > 1:
-    text += " ± " + fmt.format(point["std"])
-  return text + (" †" if flag else "")
-
-
 def measure_table(measure: str, curve: dict, value_texts: list[str], flagged: dict) -> str:
-  fmt = MEASURES[measure][1]
+  column = records.all_columns()[measure]
   lines = [
     "| decoder | " + " | ".join(value_texts) + " |",
     "|---|" + "---|" * len(value_texts),
   ]
   for decoder, points in curve.items():
-    cells = [_cell(p, fmt, (i, decoder) in flagged) for i, p in enumerate(points)]
+    cells = [sections.cell(p, column, (i, decoder) in flagged) for i, p in enumerate(points)]
     lines.append(f"| {decoder} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
@@ -331,24 +306,23 @@ def write_report(workdir: str, config, results: dict) -> str:
   texts = [format_value(axis, v) for v in values]
   decoders = list(config.decoders)
   criteria = config.get("convergence") or convergence.default_config()
-  assessed = {
-    key: convergence.assess(wd.read_metrics(r["workdir"]), criteria) for key, r in results.items()
-  }
+  runs = records.build(results, criteria, decoder_of=lambda key: key[1])
   index = {label: i for i, label in enumerate(labels)}
-  flagged = {(index[lab], d): a["flags"] for (lab, d), a in assessed.items() if a["flags"]}
-  data = curves(results, labels, decoders)
+  flagged = {(index[lab], d): r.flags for (lab, d), r in runs.items() if r.flags}
+  data = curves(runs, labels, decoders)
   protocol = config.train.data.protocol
   shown = reported_measures(data, protocol)
-  comparable = [m for m in shown if MEASURES[m][2] is not None]
-  own = [m for m in shown if MEASURES[m][2] is None]
-  excluded = [m for m in data if m in UNWARPED and m not in shown]
+  declared = measures()
+  comparable = [m for m in shown if declared[m].better is not None]
+  own = [m for m in shown if declared[m].better is None]
+  excluded = [m for m in data if m not in shown]
 
   log_x = _log_x(values)
   figures.sweep_figure(
     os.path.join(workdir, "measures.png"),
     {m: data[m] for m in comparable},
     values,
-    {m: f"{MEASURES[m][0]} ({BETTER_WORDS[MEASURES[m][2]]})" for m in comparable},
+    {m: f"{declared[m].header} ({declared[m].better_words})" for m in comparable},
     flagged,
     axis.label,
     log_x=log_x,
@@ -357,23 +331,21 @@ def write_report(workdir: str, config, results: dict) -> str:
     os.path.join(workdir, "likelihoods.png"),
     {m: data[m] for m in own},
     values,
-    {m: f"{MEASURES[m][0]}" for m in own},
+    {m: declared[m].header for m in own},
     flagged,
     axis.label,
     log_x=log_x,
   )
-  named = {f"{label} {d}": results[(label, d)] for label in labels for d in decoders}
-  figures.learning_curves_figure(os.path.join(workdir, "learning_curves.png"), named)
-  figures.sigma_figure(os.path.join(workdir, "sigma.png"), named)
+  ordered = {(lab, d): runs[(lab, d)] for lab in labels for d in decoders if (lab, d) in runs}
+  figures.learning_curves_figure(os.path.join(workdir, "learning_curves.png"), ordered)
+  figures.scale_figure(os.path.join(workdir, "sigma.png"), ordered)
   for label in labels:
     folder = os.path.join(workdir, "points", label)
     os.makedirs(folder, exist_ok=True)
-    figures.image_figures(folder, {d: results[(label, d)] for d in decoders})
+    figures.image_figures(folder, {d: r for (lab, d), r in ordered.items() if lab == label})
 
   total = sum(
-    row["seconds"] + row.get("compile_seconds", 0.0)
-    for r in results.values()
-    for row in wd.read_metrics(r["workdir"])
+    row["seconds"] + row.get("compile_seconds", 0.0) for r in runs.values() for row in r.metrics
   )
   wd.write_json(
     os.path.join(workdir, "sweep.json"),
@@ -389,8 +361,8 @@ def write_report(workdir: str, config, results: dict) -> str:
     indent=1,
   )
 
-  t, e = config.train, config.eval
-  seeds = t.num_seeds
+  seeds = config.train.num_seeds
+  kl_weight = "swept" if name == "kl_weight" else None
   lines = [
     f"# Sweep over the {axis.label}: `{config.variant}`",
     "",
@@ -399,13 +371,9 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     f"Swept `train.{axis.field}` over {', '.join(texts)} for the decoders "
     + ", ".join(f"`{d}`" for d in decoders)
-    + f"; each point is one run of {seeds} seed(s). Budget, the same at every point: "
-    f"{t.model.arch} {list(t.model.hidden)} latent {t.model.latent_dim}, {protocol} MNIST "
-    f"({t.data.train_size or 60000} training images), {t.num_epochs} epochs, batch "
-    f"{t.batch_size}, {t.optimizer.name} lr {t.optimizer.learning_rate}, KL weight "
-    f"{t.kl_weight if name != 'kl_weight' else 'swept'}. Evaluation on {e.test_size or 10000} "
-    f"test images, K = {e.num_importance_samples} importance samples. Training took "
-    f"{total / 60:.1f} minutes in all (the sum over runs)." + report._per_decoder_text(config),
+    + f"; each point is one run of {seeds} seed(s), at every point the same budget. "
+    + sections.budget(config, kl_weight=kl_weight)
+    + f" Training took {total / 60:.1f} minutes in all (the sum over runs).",
     "",
     "Each figure shows the mean over seeds against the axis, with a band from the seeds' minimum "
     "to their maximum; an open marker is a point whose run is flagged not converged. The tables "
@@ -425,7 +393,7 @@ def write_report(workdir: str, config, results: dict) -> str:
       lines += [
         "",
         "Left out, as they say nothing about the warped data: "
-        + "; ".join(f"*{MEASURES[m][0]}* ({UNWARPED[m]})" for m in excluded)
+        + "; ".join(f"*{declared[m].header}* ({declared[m].warped})" for m in excluded)
         + ".",
       ]
   lines += [
@@ -448,16 +416,15 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
   ]
   for m in shown:
-    better = MEASURES[m][2]
-    note = BETTER_WORDS[better] if better else "not comparable across decoders"
-    lines += [f"### {MEASURES[m][0]} ({note})", "", measure_table(m, data[m], texts, flagged), ""]
+    column = declared[m]
+    lines += [f"### {column.header} ({column.better_words})", "",
+              measure_table(m, data[m], texts, flagged), ""]  # fmt: skip
   lines += [
+    *sections.column_definitions({m: declared[m] for m in shown}),
+    "",
     "## Convergence",
     "",
-    f"A run is flagged when its test ELBO still rose over the last {100 * criteria.window:.0f}% "
-    f"of its epochs by more than {criteria.max_elbo_rise_nats:g} nats per image, or a learned "
-    f"sigma is more than {100 * criteria.max_sigma_gap:.0f}% from its analytic optimum "
-    "(vae/study/convergence.py).",
+    sections.convergence_rule(criteria),
     "",
     "| decoder | " + " | ".join(texts) + " |",
     "|---|" + "---|" * len(texts),
@@ -469,9 +436,9 @@ def write_report(workdir: str, config, results: dict) -> str:
     ],
     "",
     *[
-      f"- `{d}` at {name} = {texts[index[lab]]}: " + "; ".join(a["flags"])
-      for (lab, d), a in assessed.items()
-      if a["flags"]
+      f"- `{d}` at {name} = {texts[index[lab]]}: " + "; ".join(r.flags)
+      for (lab, d), r in runs.items()
+      if r.flags
     ],
     *_atoms_note(config),
     "",
@@ -483,14 +450,9 @@ def write_report(workdir: str, config, results: dict) -> str:
       for label, text in zip(labels, texts)
     ],
     "",
-    "![learning curves](learning_curves.png)",
-    "",
-    "![sigma](sigma.png)",
-    "",
-    figures.SIGMA_CAPTION,
-    "",
-    "Runs: " + ", ".join(f"[{lab} {d}](runs/{lab}/{d}/eval.json)" for lab, d in results),
-    "",
+    *sections.figure("learning_curves.png"),
+    *sections.figure("sigma.png", figures.SCALE_CAPTION),
+    *sections.runs({f"{lab} {d}": f"runs/{lab}/{d}" for lab, d in runs}),
     "Numbers: [sweep.json](sweep.json) (per measure, decoder and value: mean, std, min, max and "
     "every seed).",
     "",

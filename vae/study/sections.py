@@ -1,0 +1,103 @@
+"""The sections a report is made of, rendered from records (``vae.study.records``) as Markdown.
+
+The study report and a sweep's report are lists of these sections: the settings (budget and
+per-decoder settings), a table of columns, the column definitions, the convergence check, the
+figures and the runs. Each function returns a list of lines; none reads a file.
+"""
+
+from __future__ import annotations
+
+from vae import workdir as wd
+from vae.evaluation.columns import Column
+
+
+def cell(stats: dict | None, column: Column, flag: bool = False) -> str:
+  """'mean ± std' (± only with several seeds), 'n/a' without a value; † marks a flagged run."""
+  if stats is None:
+    return "n/a"
+  text = column.format(stats["mean"])
+  if len(stats["per_seed"]) > 1:
+    text += " ± " + column.format(stats["std"])
+  return text + (" †" if flag else "")
+
+
+def table(records: dict, columns: dict[str, Column], *, converged: bool = True) -> list[str]:
+  """One row per record, one column per ``columns`` entry, and whether the run converged."""
+  lines = [
+    "| decoder | " + " | ".join(c.header for c in columns.values()) + (" | converged |" if converged else " |"),
+    "|---|" + "---|" * (len(columns) + converged),
+  ]  # fmt: skip
+  for record in records.values():
+    cells = [cell(record.headline.get(k), c) for k, c in columns.items()]
+    if converged:
+      cells.append("**no**" if record.flags else "yes")
+    lines.append(f"| {record.name} | " + " | ".join(cells) + " |")
+  return lines
+
+
+def column_definitions(columns: dict[str, Column], *, warped: bool = False) -> list[str]:
+  """Each column's header, its one-line definition and which direction is better."""
+  out = ["Columns (mean ± std over seeds):", ""]
+  for c in columns.values():
+    note = f"; on warped data: {c.warped}" if warped and c.warped else ""
+    out.append(f"- *{c.header}*: {c.definition} ({c.better_words}{note}).")
+  return out
+
+
+def per_decoder_text(config) -> str:
+  """The settings that differ for some of the grid's decoders (``config.per_decoder``; entries
+  for decoders outside ``config.decoders`` are not run, so not mentioned), in words."""
+  per = config.get("per_decoder") or {}
+  per = per.to_dict() if hasattr(per, "to_dict") else dict(per)
+  items = []
+  for decoder in config.decoders:  # in the grid's order
+    overrides = per.get(decoder)
+    if not overrides:
+      continue
+    settings = ", ".join(f"{k} = {v}" for k, v in wd.flatten(overrides).items())
+    items.append(f"`{decoder}`: {settings}")
+  return (" Except, per decoder: " + "; ".join(items) + ".") if items else ""
+
+
+def budget(config, *, kl_weight: str | None = None) -> str:
+  """The budget every decoder gets, in one sentence, and the evaluation's size."""
+  t, e = config.train, config.eval
+  kl = kl_weight if kl_weight is not None else f"{t.kl_weight:g}"
+  return (
+    f"Budget, the same for every decoder: {t.model.arch} {list(t.model.hidden)} latent "
+    f"{t.model.latent_dim}, {t.data.protocol} MNIST ({t.data.train_size or 60000} training "
+    f"images), {t.num_epochs} epochs, batch {t.batch_size}, {t.optimizer.name} lr "
+    f"{t.optimizer.learning_rate}, KL weight {kl}, {t.num_seeds} seeds. Evaluation on "
+    f"{e.test_size or 10000} test images, K = {e.num_importance_samples} importance samples."
+    + per_decoder_text(config)
+  )
+
+
+def convergence_rule(criteria) -> str:
+  return (
+    f"A run is flagged when its test ELBO still rose over the last {100 * criteria.window:.0f}% "
+    f"of its epochs by more than {criteria.max_elbo_rise_nats:g} nats per image, or a learned "
+    f"scale is more than {100 * criteria.max_scale_gap:.0f}% from its optimum given the decoder "
+    "means (as trained: with dropout on, where the run logged it; at test otherwise; "
+    "vae/study/convergence.py); findings that rest on a flagged run say so."
+  )
+
+
+def convergence(records: dict, criteria) -> list[str]:
+  """The rule, then one line per record: converged, or why not."""
+  lines = ["## Convergence", "", convergence_rule(criteria), ""]
+  for record in records.values():
+    a = record.convergence
+    rise = f" (ELBO rise over the window {a['elbo_rise']:+.1f} nats)" if "elbo_rise" in a else ""
+    lines.append(f"- `{record.name}`: " + ("; ".join(a["flags"]) or "converged") + rise)
+  return lines
+
+
+def figure(file: str, caption: str | None = None) -> list[str]:
+  name = file.rsplit(".", 1)[0].replace("_", " ")
+  return [f"![{name}]({file})", ""] + ([caption, ""] if caption else [])
+
+
+def runs(links: dict) -> list[str]:
+  """'Runs: [name](path/eval.json), ...' from name -> the run's folder relative to the report."""
+  return ["Runs: " + ", ".join(f"[{name}]({path}/eval.json)" for name, path in links.items()), ""]
