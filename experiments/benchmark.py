@@ -2,7 +2,7 @@
 
     uv run python -m experiments.benchmark --config experiments/configs/pytorch_example.py
     uv run python -m experiments.benchmark --config experiments/configs/default.py --epochs 3
-    # scaling: every seed count against every device layout (vae.training.mesh)
+    # scaling: every seed count against every device layout (vae.mesh)
     uv run python -m experiments.benchmark --config experiments/configs/default.py \
         --seeds=1,2,4,8,16 --layouts=auto,seeds,data --epochs 2
 
@@ -30,10 +30,10 @@ from ml_collections import config_flags
 
 from experiments import cli
 from vae import data
+from vae.mesh import make_mesh, replicate, seed_sharded
 from vae.model import build_model
 from vae.training import checks, programs
 from vae.training.loop import images_per_second
-from vae.training.mesh import make_mesh, replicate, seed_sharded
 from vae.training.optimizer import make_optimizer
 from vae.training.state import init_states
 

@@ -32,7 +32,7 @@ flags.DEFINE_bool("debug", False, "Show Python tracebacks instead of one-line er
 flags.DEFINE_bool(
   "distributed",
   False,
-  "One process of a multi-process run (jax.distributed.initialize; see the README, 'Several "
+  "One process of a multi-process run (jax.distributed.initialize; see experiments/README.md, 'Several "
   "hosts'): a TPU pod slice, SLURM or Open MPI are detected; elsewhere give the three below.",
 )
 flags.DEFINE_string("coordinator_address", "", "host:port of process 0 (with --distributed).")

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 
 from experiments.configs import default
-from vae import training
+from vae import checkpoints, training
 from vae import workdir as wd
 
 KEY = jax.random.key(0, impl="rbg")  # fixed key; rbg compiles much faster than threefry on CPU
@@ -48,7 +48,7 @@ TINY_FLAGS = [
 
 def final_arrays(workdir, epoch=None):
   """The leaves of the checkpointed TrainState of ``epoch`` (default: latest), as numpy."""
-  return jax.tree.leaves(wd.read_checkpoint(os.fspath(workdir), epoch))
+  return jax.tree.leaves(checkpoints.read_checkpoint(os.fspath(workdir), epoch))
 
 
 def metrics_without_timing(workdir):

@@ -22,9 +22,11 @@ FORBIDDEN = {
   "vae.model": ("vae.training", "vae.evaluation", "vae.study", "vae.data"),
   "vae.objective": ("vae.training", "vae.evaluation", "vae.study", "vae.data"),
   "vae.workdir": ("vae.training", "vae.evaluation", "vae.study", "vae.data", "vae.model"),
+  "vae.mesh": ("vae.training", "vae.evaluation", "vae.study", "vae.data", "vae.model"),
+  "vae.checkpoints": ("vae.training", "vae.evaluation", "vae.study", "vae.data"),
   "vae.batching": ("vae.training", "vae.evaluation", "vae.study", "vae.data", "vae.model"),
   "vae.training": ("vae.evaluation", "vae.study", "experiments"),
-  "vae.evaluation": ("vae.study", "experiments", "vae.training.loop", "vae.training.programs"),
+  "vae.evaluation": ("vae.study", "experiments", "vae.training"),
   "vae.study": ("experiments",),
 }
 

@@ -21,8 +21,8 @@ import pytest
 
 from tests import helpers
 from vae import workdir as wd
+from vae.mesh import mesh_shape
 from vae.training import checks
-from vae.training.mesh import mesh_shape
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARAM_ATOL = 1e-5

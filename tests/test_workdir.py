@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import default
+from vae import checkpoints
 from vae import workdir as wd
 
 
@@ -77,19 +78,19 @@ def test_restore_subtree_reads_only_what_it_names(tmp_path):
     "opt_state": {"mu": jnp.ones((2, 3))},
     "epoch": jnp.array([4, 4]),
   }
-  mngr = wd.manager(str(tmp_path))
-  wd.save(mngr, 4, state)
+  mngr = checkpoints.manager(str(tmp_path))
+  checkpoints.save(mngr, 4, state)
   mngr.wait_until_finished()
   mngr.close()
   like = {"params": {"w": jax.ShapeDtypeStruct((2, 3), jnp.float32)}, "stats": {}}
   sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
   like = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), like)
-  mngr = wd.manager(str(tmp_path), read_only=True)
-  epoch, restored = wd.restore_subtree(mngr, like)
+  mngr = checkpoints.manager(str(tmp_path), read_only=True)
+  epoch, restored = checkpoints.restore_subtree(mngr, like)
   mngr.close()
   assert epoch == 4 and set(restored) == {"params", "stats"}
   np.testing.assert_array_equal(restored["params"]["w"], state["params"]["w"])
-  full = wd.read_checkpoint(str(tmp_path))
+  full = checkpoints.read_checkpoint(str(tmp_path))
   np.testing.assert_array_equal(full["opt_state"]["mu"], np.ones((2, 3)))
   with pytest.raises(ValueError, match="no checkpoint for epoch 7.*available: \\[4\\]"):
-    wd.read_checkpoint(str(tmp_path), 7)
+    checkpoints.read_checkpoint(str(tmp_path), 7)

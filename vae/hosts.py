@@ -2,7 +2,7 @@
 
 A run on a TPU pod slice or on several GPU nodes is one program launched once per host; every
 process runs the same Python, reads the data itself (MNIST is small), and the compiled programs
-span the devices of all processes (``vae.training.mesh``). What differs between processes:
+span the devices of all processes (``vae.mesh``). What differs between processes:
 
 * only process 0 writes files meant for people (``config.json``, ``metrics.jsonl``, TensorBoard
   events, images, evaluations, reports): ``is_writer()``; the others wait where they need what it
@@ -12,7 +12,7 @@ span the devices of all processes (``vae.training.mesh``). What differs between 
 * a decision one process takes (SIGTERM arrived here; stop after this epoch) is taken by all
   (``any_process``), so nobody waits forever on a collective the others left.
 
-``initialize`` is called by the entry points (``--distributed``; see the README, "Several
+``initialize`` is called by the entry points (``--distributed``; see experiments/README.md, "Several
 hosts") before anything touches a device.
 """
 

@@ -2,7 +2,7 @@
 
     WORKDIR/
       config.json          the full config (ml_collections) of the run
-      checkpoints/<epoch>/ Orbax checkpoints of the TrainState (the last ``keep_checkpoints``)
+      checkpoints/<epoch>/ Orbax checkpoints of the TrainState (``vae.checkpoints``)
       metrics.jsonl        one JSON object per epoch (train and test numbers, timings)
       tensorboard/         TensorBoard event files (tensorboardX, no TensorFlow needed)
       images/epoch_XXXX.png  data | reconstruction mean | sample mean | sample, per epoch
@@ -28,10 +28,7 @@ import shutil
 import time
 from typing import Any
 
-import jax
 import ml_collections
-import numpy as np
-import orbax.checkpoint as ocp
 
 import likelihoods
 
@@ -39,23 +36,31 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
-CHECKPOINT_DIR = "checkpoints"
 
-# Fields that may differ between the run in a workdir and a resumed (or evaluated) one.
-RESUMABLE_FIELDS = frozenset(
+# The one list of config fields that change no number: how a run is shown, where MNIST is read
+# from, the device layout (the same numbers on any: tests/test_mesh.py) and which checkpoints and
+# images are kept. Runs, studies, sweeps and evaluations compare configs without them
+# (``number_free``); a field of a training config, or of an eval config (``progress_bar``).
+NUMBER_FREE_FIELDS = frozenset(
   {
-    "num_epochs",
-    "keep_checkpoints",
-    "checkpoint_every_epochs",
-    "eval_every_epochs",
-    "image_every_epochs",
     "progress_bar",
-    "eval_batch_size",
     "data.source",
     "data.data_dir",
-    "mesh",  # the device layout: the same numbers on any (tests/test_mesh.py)
+    "mesh",
+    "keep_checkpoints",
+    "checkpoint_every_epochs",
+    "image_every_epochs",
   }
 )
+# Fields that may also differ when a run resumes: its budget (more epochs extend it) and how often
+# and in what batches its learning curve is measured (what is logged, not what is trained).
+RESUMABLE_FIELDS = NUMBER_FREE_FIELDS | {"num_epochs", "eval_every_epochs", "eval_batch_size"}
+
+
+def number_free(flat: dict, prefix: str = "") -> dict:
+  """``flat`` (``flatten``ed config of one section, keys after ``prefix``) without the fields that
+  change no number (``NUMBER_FREE_FIELDS``)."""
+  return {k: v for k, v in flat.items() if k.removeprefix(prefix) not in NUMBER_FREE_FIELDS}
 # Renamed config fields: old name -> new name (config.json files of older versions).
 RENAMED_FIELDS = {"beta": "kl_weight"}
 # Fields added since: what a config.json written before them ran with.
@@ -230,127 +235,34 @@ def _same(a, b) -> bool:
   return a == b
 
 
-# ------------------------------------------------------------------------------ checkpoints
-
-
-def manager(workdir: str, keep: int = 3, *, read_only: bool = False) -> ocp.CheckpointManager:
-  """Orbax manager over WORKDIR/checkpoints; steps are epochs. Only complete checkpoints count."""
-  options = ocp.CheckpointManagerOptions(
-    max_to_keep=keep, create=not read_only, read_only=read_only
-  )
-  return ocp.CheckpointManager(
-    os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)), options=options
-  )
-
-
-def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
-  mngr.save(epoch, args=ocp.args.StandardSave(state), force=True)
-
-
-def _check_epoch(mngr: ocp.CheckpointManager, epoch: int | None) -> int:
-  epoch = mngr.latest_step() if epoch is None else epoch
-  if epoch is None:
-    raise FileNotFoundError(f"no complete checkpoint in {mngr.directory}")
-  if epoch not in mngr.all_steps():
-    raise ValueError(
-      f"no checkpoint for epoch {epoch} in {mngr.directory}; available: {sorted(mngr.all_steps())}"
-    )
-  return epoch
-
-
-def _abstract(like):
-  return jax.tree.map(
-    lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=getattr(a, "sharding", None)), like
-  )
-
-
-def restore(mngr: ocp.CheckpointManager, like, epoch: int | None = None):
-  """Restores ``epoch`` (default: the latest complete one) onto the sharding of ``like``."""
-  epoch = _check_epoch(mngr, epoch)
-  return epoch, mngr.restore(epoch, args=ocp.args.StandardRestore(_abstract(like)))
-
-
-def restore_latest_readable(
-  mngr: ocp.CheckpointManager, like, *, subtree: bool = False, set_aside: bool = True
-):
-  """Restores the latest checkpoint that reads back (only the entries of ``like`` if
-  ``subtree``); a corrupted one (a disk error, a file cut by hand) is skipped with a warning
-  naming it and the one restored instead. With ``set_aside`` (training) it is moved to
-  ``unreadable_checkpoints/`` (kept, never deleted), so that its epoch can be saved again;
-  otherwise (reading a run) it is left where it is."""
-  epochs = sorted(mngr.all_steps(), reverse=True)
-  if not epochs:
-    raise FileNotFoundError(f"no complete checkpoint in {mngr.directory}")
-  for i, epoch in enumerate(epochs):
-    try:
-      restored = (restore_subtree if subtree else restore)(mngr, like, epoch)
-    except Exception as e:  # Orbax/tensorstore raise many types for a damaged checkpoint
-      if i + 1 == len(epochs):
-        raise ValueError(
-          f"no checkpoint in {mngr.directory} reads back (epochs {epochs}); the last error: "
-          f"{' '.join(str(e).split())[:300]}"
-        ) from e
-      kept = f"moved to {_set_aside(mngr, epoch)}" if set_aside else "left in place"
-      log.warning(
-        "the checkpoint of epoch %d in %s does not read back (%s); %s; resuming from epoch %d",
-        epoch,
-        mngr.directory,
-        " ".join(str(e).split())[:200],
-        kept,
-        epochs[i + 1],
-      )
-      continue
-    if i and set_aside:
-      mngr.reload()
-    return restored
-  raise FileNotFoundError(f"no complete checkpoint in {mngr.directory}")
-
-
-def _set_aside(mngr: ocp.CheckpointManager, epoch: int) -> str:
-  """Moves an unreadable checkpoint out of the manager's folder (kept, never deleted)."""
-  folder = os.path.join(os.path.dirname(os.fspath(mngr.directory)), "unreadable_checkpoints")
-  os.makedirs(folder, exist_ok=True)
-  target = stamped(os.path.join(folder, f"{epoch}."))
-  os.replace(os.path.join(os.fspath(mngr.directory), str(epoch)), target)
-  return target
-
-
-def restore_subtree(mngr: ocp.CheckpointManager, like: dict, epoch: int | None = None):
-  """Restores only the top-level entries of the checkpointed state that ``like`` names.
-
-  ``like`` is a dict such as ``{"params": ..., "stats": ...}`` of arrays or ShapeDtypeStructs
-  (with the shardings wanted); the other entries (the optimizer state, say) are not read.
-  """
-  epoch = _check_epoch(mngr, epoch)
-  abstract = _abstract(like)
-  restore_args = jax.tree.map(lambda a: ocp.ArrayRestoreArgs(sharding=a.sharding), abstract)
-  args = ocp.args.PyTreeRestore(item=abstract, restore_args=restore_args, partial_restore=True)
-  return epoch, mngr.restore(epoch, args=args)
-
-
-def read_checkpoint(workdir: str, epoch: int | None = None) -> dict:
-  """The checkpointed state of ``epoch`` (default: the latest) as a plain dict of numpy arrays,
-  read from the checkpoint's own metadata, onto this process's first device, whatever devices
-  wrote it (for inspection and comparisons; ``vae.load`` for a usable model)."""
-  mngr = manager(workdir, read_only=True)
-  try:
-    epoch = _check_epoch(mngr, epoch)
-    item = os.path.join(os.fspath(mngr.directory), str(epoch), "default")
-    tree = ocp.StandardCheckpointer().metadata(item).item_metadata.tree
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    abstract = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
-    restored = mngr.restore(epoch, args=ocp.args.StandardRestore(abstract))
-    return jax.tree.map(np.asarray, restored)
-  finally:
-    mngr.close()
-
-
 # ---------------------------------------------------------------------------------- metrics
 
 
+# Renamed metrics: old name -> new name (metrics.jsonl rows of older versions; a Gaussian's sigma
+# became the likelihood's scale when the scale diagnostics moved into the distributions).
+RENAMED_METRICS = {
+  "sigma_rms": "scale",
+  "sigma_optimal": "scale_optimal",
+  "sigma_optimal_train": "scale_optimal_train",
+}
+
+
+def _migrate_row(row: dict) -> dict:
+  """A metrics row of an older version in today's names (``RENAMED_METRICS``)."""
+  test = row.get("test")
+  if not isinstance(test, dict) or not any(k in test for k in RENAMED_METRICS):
+    return row
+  rename = lambda d: {RENAMED_METRICS.get(k, k): v for k, v in d.items()}
+  test = rename(test)
+  if isinstance(test.get("per_seed"), dict):
+    test["per_seed"] = rename(test["per_seed"])
+  return {**row, "test": test}
+
+
 def read_metrics(workdir: str, *, skip_torn: bool = False) -> list[dict]:
-  """The rows of WORKDIR/metrics.jsonl. A line that is not JSON (torn by a crash mid-write)
-  raises a ValueError naming the file and the line, or is skipped if ``skip_torn``."""
+  """The rows of WORKDIR/metrics.jsonl (older names migrated, ``RENAMED_METRICS``). A line that
+  is not JSON (torn by a crash mid-write) raises a ValueError naming the file and the line, or is
+  skipped if ``skip_torn``."""
   path = os.path.join(workdir, METRICS_FILE)
   if not os.path.exists(path):
     return []
@@ -360,7 +272,7 @@ def read_metrics(workdir: str, *, skip_torn: bool = False) -> list[dict]:
       if not line.strip():
         continue
       try:
-        rows.append(json.loads(line))
+        rows.append(_migrate_row(json.loads(line)))
       except json.JSONDecodeError as e:
         if not skip_torn:
           raise ValueError(f"{path} line {number} is not JSON ({e.msg}): a torn write?") from e

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from vae.data import PROTOCOLS, SOURCES
-from vae.training.mesh import mesh_shape
+from vae.mesh import mesh_shape
 
 _AT_LEAST_ONE = (
   "num_seeds",

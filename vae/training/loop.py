@@ -23,11 +23,11 @@ import numpy as np
 import tqdm
 from tensorboardX import SummaryWriter
 
-from vae import data, hosts, images, objective
+from vae import checkpoints, data, hosts, images, objective
 from vae import workdir as wd
+from vae.mesh import make_mesh, replicate, seed_sharded
 from vae.model import build_model
 from vae.training import checks, programs
-from vae.training.mesh import make_mesh, replicate, seed_sharded
 from vae.training.optimizer import make_optimizer
 from vae.training.state import TrainState, init_states
 
@@ -68,10 +68,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   hosts.barrier("config written")
 
   state = init_states(model, tx, config, seed_sharded(mesh))
-  mngr = wd.manager(workdir, config.keep_checkpoints)
+  mngr = checkpoints.manager(workdir, config.keep_checkpoints)
   start = 0
   if mngr.latest_step() is not None:
-    start, state = wd.restore_latest_readable(mngr, state)
+    start, state = checkpoints.restore_latest_readable(mngr, state)
     log.info("resumed %s from the checkpoint of epoch %d", workdir, start)
   if writer:
     wd.repair_metrics(workdir, start)
@@ -164,7 +164,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         _log_epoch(events, row)
         wd.append_metrics(workdir, row)
       if epoch % config.checkpoint_every_epochs == 0 or last:
-        wd.save(mngr, epoch, state)
+        checkpoints.save(mngr, epoch, state)
       bar.set_postfix(
         loss=f"{row['train']['loss']:.2f}",
         elbo=f"{row['train']['elbo']:.2f}",

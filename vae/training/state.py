@@ -16,8 +16,8 @@ from vae.model import VAE, init_variables
 class TrainState:
   """Everything that changes during training (a pytree; leading seed axis when vmapped).
 
-  The checkpoint of a workdir is this pytree; ``vae.load`` reads back only ``params`` and
-  ``stats``.
+  The checkpoint of a workdir is this pytree (``vae.checkpoints``); ``vae.load`` reads back only
+  ``params`` and ``stats``.
   """
 
   epoch: jax.Array  # completed epochs
@@ -53,16 +53,3 @@ def init_states(model: VAE, tx, config, sharding=None) -> TrainState:
   ``sharding`` (``mesh.seed_sharded``: each device, of any process, makes its own seeds)."""
   init = jax.vmap(lambda k: init_state(model, tx, k))
   return jax.jit(init, out_shardings=sharding)(seed_keys(config))
-
-
-def variables_shape(model: VAE, config) -> dict:
-  """ShapeDtypeStructs of ``{"params": ..., "stats": ...}`` with the seed axis, as checkpointed.
-
-  What ``vae.load`` restores: the model's variables and nothing of the optimizer.
-  """
-
-  def one(key):
-    variables = init_variables(model, jax.random.split(key)[0])
-    return {"params": variables.pop("params"), "stats": variables}
-
-  return jax.eval_shape(jax.vmap(one), seed_keys(config))
