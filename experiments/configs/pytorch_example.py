@@ -3,8 +3,9 @@ Adam 1e-3, batch 128, pixels / 255, no dropout. Used by the speed benchmark.
 
     uv run python -m experiments.benchmark --config experiments/configs/pytorch_example.py
 
-Expected on the 2-core CPU: 2.0-2.2 s per epoch (27,000-29,000 images/s) on a quiet machine,
-2-3 s to compile; train loss about 113 nats after 6 epochs (measured 2026-11-22; README, Speed).
+About 15 seconds on a 2-core CPU (one warm-up and 3 timed epochs). Expected: 2.0-2.2 s per epoch
+(27,000-29,000 images/s) on a quiet machine, 2-3 s to compile; train loss about 113 nats after 6
+epochs (experiments/README.md, "Speed").
 """
 
 from experiments.configs import default
