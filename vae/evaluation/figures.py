@@ -5,19 +5,25 @@ from __future__ import annotations
 import os
 
 import jax
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from vae import images  # noqa: E402
-from vae.evaluation.intensity import intensity_report  # noqa: E402
+from vae import images
+from vae.evaluation.intensity import intensity_report
 
 NUM_SHOWN = 32
 FILES = ("reconstructions.png", "samples.png", "intensity.png")  # what eval_figures writes
 PANELS_FILE = "panels.npz"  # the images a study's figures show (``panels``)
 NUM_PANELS = 10
+
+
+def pyplot():
+  """matplotlib's pyplot on the Agg backend, imported on first use (it costs a second at start)."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  return plt
 
 
 def panels(run, test_u8, num: int = NUM_PANELS) -> dict:
@@ -54,6 +60,7 @@ def write_panels(out_dir: str, run, test_u8) -> None:
 def eval_figures(out_dir: str, ctx, intensity: dict | None = None) -> None:
   """reconstructions.png, samples.png and intensity.png for the seed of a ``measures.Context``;
   ``intensity``: that seed's ``intensity/mean`` result, if the measure ran (else computed)."""
+  plt = pyplot()
   run = ctx.run
   x = np.asarray(ctx.x[:NUM_SHOWN])
   name = run.model.likelihood.display_name

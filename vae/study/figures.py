@@ -11,15 +11,11 @@ import math
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from likelihoods import decoders  # noqa: E402
-from vae import images  # noqa: E402
-from vae.evaluation import figures as eval_figures  # noqa: E402
+from likelihoods import decoders
+from vae import images
+from vae.evaluation import figures as eval_figures
 
 TARGETS = (0.2, 0.5, 0.8)
 
@@ -62,6 +58,7 @@ def loss_geometry_curves(scale: float) -> dict:
 def loss_geometry_figure(path: str, scale_learned: float | None = None) -> None:
   """Per-pixel NLL and its derivative against the prediction, for targets 0.2, 0.5, 0.8, for
   every decoder of the table that has a single prediction (``loss_geometry_curves``)."""
+  plt = eval_figures.pyplot()
   p = jnp.linspace(1e-3, 1 - 1e-3, 999)
   scale = scale_learned or 0.1
   curves = loss_geometry_curves(scale)
@@ -92,6 +89,7 @@ def loss_geometry_figure(path: str, scale_learned: float | None = None) -> None:
 
 def learning_curves_figure(path: str, records: dict) -> None:
   """Per record, the training objective and the test ELBO per epoch (its metrics)."""
+  plt = eval_figures.pyplot()
   n = len(records)
   cols = min(4, n)
   fig, axes = plt.subplots(
@@ -99,7 +97,9 @@ def learning_curves_figure(path: str, records: dict) -> None:
   )
   for ax, record in zip(axes.ravel(), records.values()):
     rows = record.metrics
-    ax.plot([r["epoch"] for r in rows], [-r["train"]["loss"] for r in rows], label="train objective")
+    ax.plot(
+      [r["epoch"] for r in rows], [-r["train"]["loss"] for r in rows], label="train objective"
+    )
     test = [(t["epoch"], t["elbo"]) for t in record.tests]
     if test:
       ax.plot(*zip(*test), marker="o", ms=3, label="test ELBO")
@@ -123,6 +123,7 @@ SCALE_CAPTION = (
 def scale_figure(path: str, records: dict) -> None:
   """Per epoch, each learned scale against its optimum given the means, at test and (with
   dropout) as trained."""
+  plt = eval_figures.pyplot()
   fig, ax = plt.subplots(figsize=(6, 3.6))
   for record in records.values():
     rows = [t for t in record.tests if "scale" in t]
@@ -168,6 +169,7 @@ def image_figures(folder: str, records: dict) -> list[str]:
 
 
 def _rows_figure(path: str, rows: dict) -> None:
+  plt = eval_figures.pyplot()
   fig, axes = plt.subplots(len(rows), 1, figsize=(7, 0.8 * len(rows) + 0.3))
   for ax, (label, imgs) in zip(np.atleast_1d(axes), rows.items()):
     ax.imshow(images.tile(np.clip(imgs, 0, 1), cols=len(imgs)), cmap="gray", vmin=0, vmax=1)
@@ -182,6 +184,7 @@ def _rows_figure(path: str, rows: dict) -> None:
 def intensity_figure(path: str, records: dict) -> bool:
   """Reconstruction error by intensity and intensity histograms of seed 0 of every record that
   ran the intensity measure; False (nothing written) if none did."""
+  plt = eval_figures.pyplot()
   reports = {r.decoder: r.evaluation["per_seed"][0].get("intensity/mean") for r in records.values()}
   reports = {d: rep for d, rep in reports.items() if rep is not None}
   if not reports:
@@ -209,6 +212,7 @@ def sweep_figure(
   not converged (``flagged``: (value index, decoder) -> reasons) is drawn as an open marker.
 
   ``curves``: measure -> decoder -> per value None or {"mean", "min", "max"}."""
+  plt = eval_figures.pyplot()
   n = max(len(curves), 1)
   cols = min(3, n)
   rows = math.ceil(n / cols)
