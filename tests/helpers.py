@@ -33,6 +33,17 @@ def tiny_config(likelihood="bernoulli", **options):
   return c
 
 
+def tiny_eval_config():
+  """An eval config that runs in seconds on a tiny run: every default measure, small K."""
+  from vae import evaluation
+
+  c = evaluation.default_config()
+  c.num_importance_samples, c.chunk, c.batch_size = 20, 10, 100
+  c.test_size, c.knn_train_size = 200, 1000
+  c.sample_quality, c.num_generated = False, 200
+  return c
+
+
 # tiny_config() as command-line flags, for tests that run the entry points in a subprocess
 TINY_FLAGS = [
   "--config.model.hidden=(32,)",

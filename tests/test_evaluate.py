@@ -3,8 +3,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +11,8 @@ import pytest
 
 import likelihoods
 import vae
-from tests.helpers import TINY_FLAGS, run, tiny_config
+from tests import helpers
+from tests.helpers import run, tiny_config
 from vae import evaluation, objective
 from vae.evaluation import discretized, evaluator, latents, measures, scores
 from vae.evaluation.intensity import intensity_report
@@ -21,12 +20,7 @@ from vae.evaluation.intensity import intensity_report
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def tiny_eval_config():
-  c = evaluation.default_config()
-  c.num_importance_samples, c.chunk, c.batch_size = 20, 10, 100
-  c.test_size, c.knn_train_size = 200, 1000
-  c.sample_quality, c.num_generated = False, 200
-  return c
+tiny_eval_config = helpers.tiny_eval_config
 
 
 @pytest.fixture(scope="module")
@@ -217,33 +211,6 @@ def test_bernoulli_run_reports_the_cb_protocol_and_no_discretized_measure(tmp_pa
   assert "inverse-mean" in seed0["common/measure"]
   assert np.isfinite(seed0["readings/cb_lambda/log_likelihood"]["mean"])
   assert "no continuous cdf" in seed0["discretized/not_applicable"]
-
-
-@pytest.mark.e2e
-def test_checkpoint_from_eight_devices_restores_and_evaluates_on_one(tmp_path):
-  env = {
-    **os.environ,
-    "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
-    "JAX_PLATFORMS": "cpu",
-  }
-  cmd = [
-    sys.executable,
-    "-m",
-    "experiments.train",
-    "--config",
-    "experiments/configs/default.py",
-    f"--workdir={tmp_path}",
-    *TINY_FLAGS,
-    "--config.num_epochs=1",  # after TINY_FLAGS' 2: the last override wins
-  ]
-  subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
-  assert len(jax.devices()) == 1
-  r = vae.load(str(tmp_path))
-  assert r.epoch == 1
-  x = jnp.full((4, 28, 28), 0.3)
-  assert r.reconstruct(x).mean().shape == (4, 28, 28)
-  result = evaluation.evaluate_workdir(str(tmp_path), None, tiny_eval_config())
-  assert np.isfinite(evaluation.headline(result)["common_bits_per_dim"]["mean"])
 
 
 @pytest.mark.e2e

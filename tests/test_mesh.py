@@ -16,10 +16,14 @@ import socket
 import subprocess
 import sys
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import vae
 from tests import helpers
+from vae import evaluation
 from vae import workdir as wd
 from vae.mesh import mesh_shape
 from vae.training import checks
@@ -186,11 +190,32 @@ def test_two_processes_equal_one_process(eight_seeds, tmp_path):
   assert len(wd.read_metrics(str(tmp_path / "two"))) == 2  # one writer: one row per epoch
 
 
+@pytest.fixture(scope="module")
+def data_axis(tmp_path_factory, mnist_dir):
+  """One seed trained on 1 device here, and on 8 fake devices (all on data) in a subprocess."""
+  del mnist_dir
+  base = tmp_path_factory.mktemp("data_axis")
+  proc = _train(base / "data8", 8, "--config.mesh=data")
+  helpers.run(helpers.tiny_config(), base / "one_device")
+  _finish(proc)
+  return base
+
+
 @pytest.mark.e2e
-def test_data_axis_over_8_devices_equals_one_device(tmp_path):
+def test_data_axis_over_8_devices_equals_one_device(data_axis):
   """One seed, its batch of 64 split over 8 fake devices (8 images each, gradients summed
   across devices), against the same seed on one device."""
-  proc = _train(tmp_path / "data8", 8, "--config.mesh=data")
-  helpers.run(helpers.tiny_config(), tmp_path / "one_device")
-  _finish(proc)
-  _assert_close(tmp_path / "data8", tmp_path / "one_device", PARAM_ATOL)
+  _assert_close(data_axis / "data8", data_axis / "one_device", PARAM_ATOL)
+
+
+@pytest.mark.e2e
+def test_checkpoint_from_eight_devices_restores_and_evaluates_on_one(data_axis):
+  """The checkpoint written under 8 devices opens here, on one, and is evaluated."""
+  assert len(jax.devices()) == 1
+  r = vae.load(str(data_axis / "data8"))
+  assert r.epoch == 2
+  assert r.reconstruct(jnp.full((4, 28, 28), 0.3)).mean().shape == (4, 28, 28)
+  c = helpers.tiny_eval_config()
+  c.measures = ("common",)  # every measure on a tiny run: tests/test_evaluate.py
+  result = evaluation.evaluate_workdir(str(data_axis / "data8"), None, c)
+  assert np.isfinite(evaluation.headline(result)["common_bits_per_dim"]["mean"])
