@@ -24,6 +24,7 @@ categorical) *are* a pmf, and present it as the piecewise-constant density 256 P
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import ClassVar
 
@@ -312,6 +313,11 @@ class Likelihood(nn.Module):
   """
 
   event_ndims: int = 2
+  # The name configs choose it by (``config.likelihood``; ``likelihoods.get(name)``).
+  registry_name: ClassVar[str] = ""
+  # Options whose values come from a fixed set: option -> the allowed values, checked when the
+  # module is built (``likelihoods.get``), not at its first call.
+  option_choices: ClassVar[dict] = {}
   # Decoder outputs per pixel; a property in subclasses whose count depends on their options.
   num_outputs: ClassVar[int] = 1
   # The parameter a plot shows for this decoder besides its mean (Bernoulli's lambda, say): name.
@@ -319,6 +325,15 @@ class Likelihood(nn.Module):
   # The distribution class ``distribution`` returns: callers ask it (``is_density``, ``support``)
   # without building one. Every registered likelihood sets it (the registry checks).
   distribution_type: ClassVar[type[Distribution] | None] = None
+
+  @classmethod
+  def options(cls) -> dict[str, object]:
+    """The options the module takes (its dataclass fields but Flax's own), with their defaults."""
+    return {
+      f.name: f.default
+      for f in dataclasses.fields(cls)
+      if f.name not in ("parent", "name") and f.init
+    }
 
   def distribution(
     self, raw: jax.Array, x: jax.Array | None = None, *, train: bool = False

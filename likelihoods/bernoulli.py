@@ -101,6 +101,7 @@ class BernoulliLikelihood(Likelihood):
 
   num_outputs = 1
   display_name = "lambda"
+  registry_name = "bernoulli"
   distribution_type = Bernoulli
 
   def distribution(self, raw, x=None, *, train=False):

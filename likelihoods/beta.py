@@ -116,6 +116,7 @@ class BetaLikelihood(Likelihood):
   pixel_eps: float = DEFAULT_PIXEL_EPS
 
   num_outputs = 2
+  registry_name = "beta"
   distribution_type = Beta
 
   def distribution(self, raw, x=None, *, train=False):

@@ -160,6 +160,7 @@ class CategoricalLikelihood(Likelihood):
   rank: int = DEFAULT_RANK
 
   display_name = "mean"
+  registry_name = "categorical"
   distribution_type = Categorical
 
   def outputs_per_pixel(self) -> int:

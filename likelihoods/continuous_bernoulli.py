@@ -275,6 +275,7 @@ class ContinuousBernoulliLikelihood(Likelihood):
 
   num_outputs = 1
   display_name = "lambda"
+  registry_name = "continuous_bernoulli"
   distribution_type = ContinuousBernoulli
 
   def distribution(self, raw, x=None, *, train=False):

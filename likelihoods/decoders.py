@@ -4,7 +4,9 @@ A *decoder* is a likelihood module with fixed options, under a name the study's 
 
 >>> from likelihoods import decoders
 >>> decoders.get("gaussian_shared")
-Decoder(name='gaussian_shared', likelihood='gaussian', options={'sigma': 'shared'}, ...)
+Decoder(name='gaussian_shared', module=<class 'likelihoods.gaussian.GaussianLikelihood'>, ...)
+>>> decoders.get("gaussian_shared").likelihood
+'gaussian'
 >>> decoders.with_role("learned_sigma")
 ('gaussian_shared', 'gaussian_per_pixel', 'gaussian_decoder', 'gaussian_optimal')
 
@@ -17,8 +19,9 @@ outside ``likelihoods/`` compares names.
 ``in_study`` (default True) puts a decoder in the study's grid (``in_study()``; the Gaussian whose
 sigma the decoder outputs is left out: the CB paper's ``paper`` variant names it).
 
-Adding a decoder: a module in ``likelihoods/`` (distribution + likelihood module), one line in
-``registry._REGISTRY``, one ``Decoder`` in ``_TABLE`` below; see the README.
+Adding a decoder: a module in ``likelihoods/`` (distribution + likelihood module, with its
+``registry_name``) and one ``Decoder`` row in ``TABLE`` below (the registry is built from the
+table); see the README.
 """
 
 from __future__ import annotations
@@ -26,27 +29,38 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping
 
-from likelihoods import registry
 from likelihoods.base import Likelihood
-from likelihoods.gaussian import SIGMA_MODES
+from likelihoods.bernoulli import BernoulliLikelihood
+from likelihoods.beta import BetaLikelihood
+from likelihoods.categorical import CategoricalLikelihood
+from likelihoods.continuous_bernoulli import ContinuousBernoulliLikelihood
+from likelihoods.discretized_logistic import DiscretizedLogisticLikelihood
+from likelihoods.gaussian import SIGMA_MODES, GaussianLikelihood
 
 ROLES = ("bce", "mse", "learned_sigma", "shared_sigma", "native_8bit")
 
 
 @dataclasses.dataclass(frozen=True)
 class Decoder:
-  """A named decoder: ``likelihood`` from the registry with ``options``."""
+  """A named decoder: the likelihood ``module`` with ``options``; the module is registered under
+  its ``registry_name`` by the table (``likelihoods.registry``)."""
 
   name: str
-  likelihood: str
+  module: type[Likelihood]
   options: Mapping[str, object]
   description: str
   roles: tuple[str, ...] = ()
   in_study: bool = True  # trained by the study's variants that run "every decoder"
 
+  @property
+  def likelihood(self) -> str:
+    """The registry's name of the module (``config.likelihood``)."""
+    return self.module.registry_name
+
   def build(self) -> Likelihood:
-    """The likelihood module (``likelihoods.get(likelihood, **options)``)."""
-    return registry.get(self.likelihood, **self.options)
+    """The likelihood module with the decoder's options (``likelihoods.get(likelihood,
+    **options)``)."""
+    return self.module(**self.options)
 
 
 _GAUSSIAN = {
@@ -58,32 +72,35 @@ _GAUSSIAN = {
 }
 assert tuple(_GAUSSIAN) == SIGMA_MODES, "one Gaussian decoder per sigma mode"
 
-_TABLE = (
-  Decoder("bernoulli", "bernoulli", {}, "Bernoulli: binary cross-entropy on grey pixels", ("bce",)),
-  Decoder("continuous_bernoulli", "continuous_bernoulli", {}, "continuous Bernoulli"),
+TABLE = (
+  Decoder(
+    "bernoulli", BernoulliLikelihood, {}, "Bernoulli: binary cross-entropy on grey pixels", ("bce",)
+  ),
+  Decoder("continuous_bernoulli", ContinuousBernoulliLikelihood, {}, "continuous Bernoulli"),
   *(
     Decoder(
-      f"gaussian_{mode}", "gaussian", {"sigma": mode}, description, roles, mode != "decoder"
+      f"gaussian_{mode}", GaussianLikelihood, {"sigma": mode}, description, roles,
+      mode != "decoder",
     )
     for mode, (description, roles) in _GAUSSIAN.items()
-  ),
-  Decoder("beta", "beta", {}, "Beta, alpha and beta from the decoder"),
+  ),  # fmt: skip
+  Decoder("beta", BetaLikelihood, {}, "Beta, alpha and beta from the decoder"),
   Decoder(
     "discretized_logistic",
-    "discretized_logistic",
+    DiscretizedLogisticLikelihood,
     {},
     "discretized logistic mixture (PixelCNN++): a pmf on the 256 levels, natively 8-bit",
     ("native_8bit",),
   ),
   Decoder(
     "categorical",
-    "categorical",
+    CategoricalLikelihood,
     {},
     "256-way softmax per pixel, low-rank logits: a pmf on the 256 levels, natively 8-bit",
     ("native_8bit",),
   ),
 )
-DECODERS: dict[str, Decoder] = {d.name: d for d in _TABLE}
+DECODERS: dict[str, Decoder] = {d.name: d for d in TABLE}
 
 
 def names() -> tuple[str, ...]:
@@ -102,7 +119,7 @@ def with_role(role: str) -> tuple[str, ...]:
   """The names of the decoders that play ``role`` (one of ``ROLES``), in table order."""
   if role not in ROLES:
     raise ValueError(f"unknown decoder role {role!r}; roles: {ROLES}")
-  return tuple(d.name for d in _TABLE if role in d.roles)
+  return tuple(d.name for d in TABLE if role in d.roles)
 
 
 def in_study(*, native_8bit: bool | None = None) -> tuple[str, ...]:
@@ -111,15 +128,19 @@ def in_study(*, native_8bit: bool | None = None) -> tuple[str, ...]:
   densities on [0, 1], and the Bernoulli)."""
   return tuple(
     d.name
-    for d in _TABLE
+    for d in TABLE
     if d.in_study and (native_8bit is None or ("native_8bit" in d.roles) == native_8bit)
   )
 
 
 def name_of(likelihood: str, options: Mapping[str, object]) -> str | None:
   """The table's name for ``likelihood`` with ``options`` (defaults filled in), or None."""
-  full = {**registry.options(likelihood), **dict(options)}
-  for d in _TABLE:
-    if d.likelihood == likelihood and {**registry.options(likelihood), **d.options} == full:
+  modules = {d.likelihood: d.module for d in TABLE}
+  if likelihood not in modules:
+    return None
+  defaults = modules[likelihood].options()
+  full = {**defaults, **dict(options)}
+  for d in TABLE:
+    if d.likelihood == likelihood and {**defaults, **d.options} == full:
       return d.name
   return None

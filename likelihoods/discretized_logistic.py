@@ -203,6 +203,7 @@ class DiscretizedLogisticLikelihood(Likelihood):
   log_scale_min: float = -8.0
 
   display_name = "mean"
+  registry_name = "discretized_logistic"
   distribution_type = DiscretizedLogistic
 
   def outputs_per_pixel(self) -> int:

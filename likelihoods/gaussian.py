@@ -125,6 +125,8 @@ class GaussianLikelihood(Likelihood):
   stats_momentum: float = 0.99
 
   display_name = "mean"
+  registry_name = "gaussian"
+  option_choices = {"sigma": SIGMA_MODES, "mean": MEAN_ACTIVATIONS}
   distribution_type = Normal
 
   def outputs_per_pixel(self) -> int:

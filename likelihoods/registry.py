@@ -1,4 +1,7 @@
-"""The registry: configs choose a likelihood module by name.
+"""The registry: configs choose a likelihood module by name (its ``registry_name``).
+
+Built from the decoder table (``likelihoods.decoders.TABLE``): a module is registered by the
+decoders that use it, so adding a decoder is its module and its table row.
 
 >>> import likelihoods
 >>> likelihoods.available()
@@ -8,31 +11,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from likelihoods.base import Likelihood
-from likelihoods.bernoulli import BernoulliLikelihood
-from likelihoods.beta import BetaLikelihood
-from likelihoods.categorical import CategoricalLikelihood
-from likelihoods.continuous_bernoulli import ContinuousBernoulliLikelihood
-from likelihoods.discretized_logistic import DiscretizedLogisticLikelihood
-from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES, GaussianLikelihood
+from likelihoods.decoders import TABLE
 
-_REGISTRY: dict[str, type[Likelihood]] = {
-  "bernoulli": BernoulliLikelihood,
-  "continuous_bernoulli": ContinuousBernoulliLikelihood,
-  "gaussian": GaussianLikelihood,
-  "beta": BetaLikelihood,
-  "discretized_logistic": DiscretizedLogisticLikelihood,
-  "categorical": CategoricalLikelihood,
-}
-
-# Options whose values come from a fixed set: checked at construction, not at first call.
-_CHOICES = {("gaussian", "sigma"): SIGMA_MODES, ("gaussian", "mean"): MEAN_ACTIVATIONS}
-_NOT_OPTIONS = {"parent", "name"}
+# name -> module class, from the decoder table: a likelihood module is registered by the decoders
+# that use it (``likelihoods/decoders.py``), under its ``registry_name``.
+_REGISTRY: dict[str, type[Likelihood]] = {d.module.registry_name: d.module for d in TABLE}
 
 
 for _name, _cls in _REGISTRY.items():
+  assert _name, f"{_cls.__name__}: set registry_name"
   assert _cls.distribution_type is not None, f"{_name}: set distribution_type"
 
 
@@ -43,10 +31,7 @@ def available() -> tuple[str, ...]:
 
 def options(name: str) -> dict[str, object]:
   """The options ``get(name, ...)`` accepts, with their defaults."""
-  cls = _lookup(name)
-  return {
-    f.name: f.default for f in dataclasses.fields(cls) if f.name not in _NOT_OPTIONS and f.init
-  }
+  return _lookup(name).options()
 
 
 def get(name: str, **opts) -> Likelihood:
@@ -57,7 +42,7 @@ def get(name: str, **opts) -> Likelihood:
   if unknown:
     raise ValueError(f"likelihood {name!r} has no option(s) {unknown}; allowed: {sorted(allowed)}")
   for key, value in opts.items():
-    choices = _CHOICES.get((name, key))
+    choices = cls.option_choices.get(key)
     if choices is not None and value not in choices:
       raise ValueError(f"likelihood {name!r}: {key}={value!r} is not one of {choices}")
   return cls(**opts)
