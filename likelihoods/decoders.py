@@ -79,7 +79,11 @@ TABLE = (
   Decoder("continuous_bernoulli", ContinuousBernoulliLikelihood, {}, "continuous Bernoulli"),
   *(
     Decoder(
-      f"gaussian_{mode}", GaussianLikelihood, {"sigma": mode}, description, roles,
+      f"gaussian_{mode}",
+      GaussianLikelihood,
+      {"sigma": mode},
+      description,
+      roles,
       mode != "decoder",
     )
     for mode, (description, roles) in _GAUSSIAN.items()

@@ -58,8 +58,7 @@ def mnist_dir() -> str:
 _CACHE = pathlib.Path(
   os.environ.get(
     "VAE_TEST_COMPILATION_CACHE",
-    os.environ.get("JAX_COMPILATION_CACHE_DIR")
-    or os.path.expanduser("~/.cache/decoder_vae/xla"),
+    os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.expanduser("~/.cache/decoder_vae/xla"),
   )
 )
 os.environ["JAX_COMPILATION_CACHE_DIR"] = str(_CACHE)

@@ -1,5 +1,6 @@
 """Bernoulli (binary cross-entropy) against scipy.stats.bernoulli and mpmath, and the seeds' worked
-example. Tolerances are in units of the dtype's eps; ``pytest -s`` prints the measured errors."""
+example. Tolerances are in units of the dtype's eps; ``pytest -s`` prints the measured errors.
+(Normalization on {0, 1}, moments, sampling, jit/vmap: test_distribution_contract.py.)"""
 
 from __future__ import annotations
 
@@ -181,23 +182,7 @@ def test_gradient_wrt_logit(dtype):
   assert err <= eps(dtype)
 
 
-# ----------------------------------------------------------------------------- sampling, dtypes, shapes
-
-
-def test_sampling_frequencies(dtype):
-  n = 20_000
-  etas = np.array([-30.0, -2.0, 0.0, 1e-3, 1.5, 30.0], dtype)
-  samples = np.asarray(jax.jit(lambda k, e: Bernoulli(e).sample(k, (n,)))(KEY, etas))
-  assert samples.dtype == dtype and samples.shape == (n, 6)
-  assert set(np.unique(samples)) <= {0.0, 1.0}
-  p = scipy.special.expit(etas.astype(np.float64))
-  z = (samples.mean(0) - p) / np.sqrt(np.maximum(p * (1 - p), 1e-300) / n)
-  assert np.all(np.abs(z) < 5), z
-  assert samples[:, 0].sum() == 0 and samples[:, -1].sum() == n  # p = 1e-13 and 1 - 1e-13
-  # And a chi-square test of the counts at the moderate logits.
-  for j in range(1, 5):
-    ones = samples[:, j].sum()
-    assert scipy.stats.chisquare([n - ones, ones], [n * (1 - p[j]), n * p[j]]).pvalue > 1e-3
+# ----------------------------------------------------------------------------- dtypes, shapes
 
 
 def test_dtypes_preserved(dtype):

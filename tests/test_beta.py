@@ -1,6 +1,7 @@
-"""Beta against scipy.stats.beta and mpmath, quadrature in float64, the pixel clamp policy, and the
-likelihood module's concentrations. Tolerances are in units of the dtype's eps; ``pytest -s`` prints
-the measured errors."""
+"""Beta against scipy.stats.beta and mpmath, the pixel clamp policy, and the likelihood module's
+concentrations. Tolerances are in units of the dtype's eps; ``pytest -s`` prints the measured
+errors. (Normalization, moments against quadrature, sampling, jit/vmap:
+test_distribution_contract.py.)"""
 
 from __future__ import annotations
 
@@ -31,11 +32,6 @@ def _log_prob_clipped(a, b, x):
   return Beta(a, b).log_prob(x)
 
 
-@jax.jit
-def _cdf(a, b, x):
-  return Beta(a, b).cdf(x)
-
-
 def _mp(v):
   """An mpf: the exact binary value of a float, or an mpf as is (mpmath.diff's perturbed points)."""
   return v if isinstance(v, mpmath.mpf) else mpmath.mpf(float(v))
@@ -49,49 +45,6 @@ def mp_log_prob(a, b, x):
 
 
 CONCENTRATIONS = [1e-3, 0.1, 0.5, 1.0, 2.5, 7.9, 8.0, 30.0, 1e3, 1e4]
-
-
-# ----------------------------------------------------------------------------- normalization
-
-
-def _tanh_sinh_half():
-  """Nodes and weights on (0, 1/2), clustered double-exponentially at 0 (down to x ~ 1e-276)."""
-  h = 1 / 64
-  t = np.arange(-6, 4, h)
-  v = np.pi * np.sinh(t)
-  x = 0.5 * scipy.special.expit(v)
-  w = h * 0.5 * scipy.special.expit(v) * scipy.special.expit(-v) * np.pi * np.cosh(t)
-  return x, w
-
-
-@pytest.mark.parametrize(
-  "a,b",
-  [
-    (0.3, 0.5),
-    (0.5, 0.5),
-    (1.0, 1.0),
-    (0.8, 3.0),
-    (2.0, 5.0),
-    (0.1, 30.0),
-    (30.0, 2.0),
-    (50.0, 60.0),
-  ],
-)
-def test_density_integrates_to_one(a, b):
-  """Tanh-sinh quadrature of exp(log_prob) (pixel_eps=0, the raw density), float64. The endpoint
-  singularities of alpha, beta < 1 are integrable; the half (1/2, 1) is integrated as (0, 1/2) of
-  Beta(beta, alpha) (x -> 1 - x), since x within 1e-16 of 1 is not representable."""
-  x, w = _tanh_sinh_half()
-  with jax.enable_x64(True):
-    total = sum(
-      math.fsum(w * np.exp(np.asarray(_log_prob(np.float64(p), np.float64(q), x))))
-      for p, q in ((a, b), (b, a))
-    )
-  print(f"Beta({a}, {b}): |integral - 1| = {abs(total - 1):.1e}")
-  # exp(log_prob) carries the rounding of its terms, (a - 1) log x + ... - log B: ~eps (a + b + |log B|).
-  assert abs(total - 1) < max(
-    4e-15, 2 * eps(np.float64) * (a + b + abs(scipy.special.betaln(a, b)))
-  )
 
 
 # ----------------------------------------------------------------------------- values vs oracles
@@ -258,40 +211,6 @@ def test_gradients_wrt_alpha_beta_near_the_edges(dtype):
   print(f"Beta grads {dtype.__name__}: d/dalpha {err_a:.1e}, d/dbeta {err_b:.1e} (rel to terms)")
   e = eps(dtype)
   assert err_a <= 8 * e and err_b <= 8 * e
-
-
-# ----------------------------------------------------------------------------- sampling
-
-# Concentrations below 1 only where the pole is at 0 or the power is mild: Beta(30, 0.1) puts 4% of
-# its mass within 1e-16 of 1, which no float can hold apart from 1 (an atom at 1.0 KS would flag).
-SAMPLE_AB = [(0.1, 30.0), (0.5, 0.5), (0.3, 0.7), (2.0, 5.0), (30.0, 2.0)]
-
-
-def test_sampling_moments_and_ks():
-  """float32 only: jax.random.beta's gamma rejection sampler costs seconds to compile and run per
-  dtype on CPU (the dtype itself is checked in test_dtypes_and_broadcasting)."""
-  dtype = np.float32
-  n = 20_000
-  a = np.array([p for p, _ in SAMPLE_AB], dtype)
-  b = np.array([q for _, q in SAMPLE_AB], dtype)
-  # The default (threefry) key: with the gamma sampler's many splits it compiles faster than rbg.
-  samples, mean, var = jax.jit(
-    lambda k, a, b: (Beta(a, b).sample(k, (n,)), Beta(a, b).mean(), Beta(a, b).variance())
-  )(jax.random.key(0), a, b)
-  assert samples.dtype == dtype and samples.shape == (n, len(SAMPLE_AB))
-  s = np.asarray(samples, np.float64)
-  assert np.all((s >= 0) & (s <= 1))
-  mean, var = np.asarray(mean, np.float64), np.asarray(var, np.float64)
-  z_mean = (s.mean(0) - mean) / np.sqrt(var / n)
-  fourth = np.mean((s - mean) ** 4, axis=0)
-  z_var = (s.var(0) - var) / np.sqrt((fourth - var**2) / n)
-  assert np.all(np.abs(z_mean) < 5) and np.all(np.abs(z_var) < 5), (z_mean, z_var)
-  pvalues = []
-  for j in range(len(SAMPLE_AB)):
-    own_cdf = lambda x, j=j: np.asarray(_cdf(a[j], b[j], x.astype(dtype)), np.float64)  # noqa: E731
-    pvalues.append(scipy.stats.kstest(s[:, j], own_cdf).pvalue)
-  print("Beta KS p-values float32: " + " ".join(f"{p:.2g}" for p in pvalues))
-  assert min(pvalues) > 1e-3
 
 
 # ----------------------------------------------------------------------------- dtypes, shapes, module

@@ -1,6 +1,8 @@
-"""The 256-way categorical: a pmf on the levels (sums to 1, against scipy's log_softmax and
-mpmath), read as the piecewise-constant density on [0, 1]; the low-rank logits, moments, samples,
-gradients at the edges and for huge logits, chunked evaluation, and a few training steps."""
+"""The 256-way categorical: a pmf on the levels against scipy's log_softmax and mpmath, read as the
+piecewise-constant density on [0, 1]; the low-rank logits, gradients against finite differences,
+chunked evaluation, the likelihood module, and a few training steps. (Normalization, moments,
+sampling, finite gradients at the edges and for huge logits, jit/vmap:
+test_distribution_contract.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import mpmath
 import numpy as np
 import pytest
 import scipy.special
-from scipy import stats
 
 import likelihoods
 from likelihoods import Categorical, discretization
@@ -33,15 +34,6 @@ def _logits(rng, n, spread=3.0):
   logits[1, 17] = 1e4
   logits[2] = 0.0  # uniform
   return logits
-
-
-def test_the_256_probabilities_sum_to_one(x64):
-  logits = _logits(np.random.default_rng(0), 6)
-  d = Categorical.from_logits(jnp.asarray(logits))
-  log_p = np.asarray(d.log_prob_8bit(LEVELS[:, None]))
-  assert np.isfinite(log_p).all() and log_p.min() < -1e4  # levels far below the mode: not floored
-  np.testing.assert_allclose(np.exp(log_p).sum(0), 1.0, rtol=0, atol=1e-13)
-  np.testing.assert_allclose(np.asarray(d.probs_8bit()).sum(-1), 1.0, rtol=0, atol=1e-13)
 
 
 def test_log_probs_against_scipy_and_mpmath(x64):
@@ -87,59 +79,6 @@ def test_log_prob_is_the_level_pmf_plus_log_256(x64):
   np.testing.assert_allclose(d.log_prob(x32), d.log_prob_8bit(levels) + math.log(256), rtol=1e-15)
   assert np.all(np.isneginf(d.log_prob(jnp.array([[-0.5], [1.5]]))))
   assert Categorical.is_density() and Categorical.has_pmf_8bit() and not Categorical.has_cdf
-
-
-def test_mean_and_variance(x64):
-  logits = _logits(np.random.default_rng(5), 7)
-  d = Categorical.from_logits(jnp.asarray(logits))
-  p = scipy.special.softmax(logits, -1)
-  c = (LEVELS + 0.5) / 256
-  mean = p @ c
-  np.testing.assert_allclose(d.mean(), mean, rtol=1e-13)
-  np.testing.assert_allclose(
-    d.variance(), p @ c**2 - mean**2 + 1 / (12 * 256**2), rtol=1e-8, atol=1e-16
-  )
-  assert float(d.variance()[1]) == pytest.approx(1 / (12 * 256**2), rel=1e-9)  # sure of level 17
-
-
-def test_sampling_frequencies_chi_square(x64):
-  rng = np.random.default_rng(6)
-  logits = rng.normal(size=256) * 2
-  d = Categorical.from_logits(jnp.asarray(logits))
-  n = 50_000
-  x = np.asarray(d.sample(jax.random.PRNGKey(1), (n,)))
-  assert x.shape == (n,) and x.min() >= 0 and x.max() < 1
-  counts = np.bincount(np.floor(x * 256).astype(int), minlength=256)
-  expected = n * scipy.special.softmax(logits)
-  big = expected >= 5
-  obs = np.append(counts[big], counts[~big].sum())
-  exp = np.append(expected[big], expected[~big].sum())
-  assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-3
-  assert abs(x.mean() - float(d.mean())) < 5 * math.sqrt(float(d.variance()) / n)
-  # a level with all the mass is always drawn; sampling keeps the batch shape
-  sure = Categorical.from_logits(jnp.asarray(_logits(rng, 3)))
-  draws = np.asarray(sure.sample_8bit(jax.random.PRNGKey(2), (100,)))
-  assert draws.shape == (100, 3) and np.all(draws[:, 1] == 17)
-
-
-@pytest.mark.parametrize("level", [0, 1, 128, 255])
-def test_gradients_are_finite_at_the_edges_and_for_huge_logits(level):
-  rng = np.random.default_rng(7)
-  features = jnp.asarray(rng.normal(size=(4, 3)) * np.array([[1e4], [1.0], [1e-30], [1e3]]))
-  weight = jnp.asarray(rng.normal(size=(256, 3)), jnp.float32)
-  bias = jnp.asarray(rng.normal(size=(4, 256)) * 1e3, jnp.float32)
-  features = features.astype(jnp.float32)
-
-  def f(fe, w, b):
-    return jnp.sum(Categorical(fe, w, b).log_prob_8bit(jnp.full((4,), level)))
-
-  assert np.isfinite(float(f(features, weight, bias)))
-  for g in jax.grad(f, argnums=(0, 1, 2))(features, weight, bias):
-    assert np.isfinite(np.asarray(g)).all()
-  g = jax.grad(lambda lg: jnp.sum(Categorical.from_logits(lg).log_prob_8bit(level)))(
-    jnp.asarray(_logits(rng, 3), jnp.float32)
-  )
-  assert np.isfinite(np.asarray(g)).all()
 
 
 def test_gradients_against_finite_differences(x64):

@@ -44,9 +44,11 @@ def test_every_report_derives_its_columns_from_the_measures():
   assert "elbo_cb_lambda" in sweep and "train_seconds" not in sweep
   curves = dict.fromkeys(sweep, {})
   warped = sweep_report.reported_measures(curves, "warped")
-  assert {m for m in sweep if m not in warped} == {
-    k for k, c in sweep.items() if c.warped is not None
-  } == {"common_bits_per_dim", "discretized_nll", "frechet_samples", "frechet_means"}
+  assert (
+    {m for m in sweep if m not in warped}
+    == {k for k, c in sweep.items() if c.warped is not None}
+    == {"common_bits_per_dim", "discretized_nll", "frechet_samples", "frechet_means"}
+  )
   # the measures the sweep runs on warped data: each measure says whether it applies
   assert sweep_configs.get_config("cpu").eval.measures == measures.on_warped(
     evaluator.DEFAULT_MEASURES

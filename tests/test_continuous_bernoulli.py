@@ -1,5 +1,6 @@
-"""ContinuousBernoulli against independent oracles: mpmath closed forms (50 significant digits),
-quadrature in float64, and scipy's Kolmogorov-Smirnov test for the sampler.
+"""ContinuousBernoulli against independent oracles: mpmath closed forms (50 significant digits)
+and their derivatives; the Taylor window, the cdf's edges and inverse, the inverse mean map.
+(Normalization, moments against quadrature, sampling, jit/vmap: test_distribution_contract.py.)
 
 Tolerances are in units of the dtype's machine epsilon times the size of the terms that are added
 (what rounding alone can cost), set from measurement (run ``pytest -s`` to see the measured errors).
@@ -13,9 +14,6 @@ import jax
 import jax.numpy as jnp
 import mpmath
 import numpy as np
-import pytest
-import scipy.special
-import scipy.stats
 
 import likelihoods
 import likelihoods.continuous_bernoulli as cb
@@ -75,16 +73,6 @@ def oracle_diff(fn, *args) -> float:
     )
 
 
-@jax.jit
-def _log_prob(eta, x):
-  return ContinuousBernoulli(eta).log_prob(x)
-
-
-@jax.jit
-def _cdf(eta, x):
-  return ContinuousBernoulli(eta).cdf(x)
-
-
 LOGITS = sorted(
   {
     0.0,
@@ -114,39 +102,6 @@ LOGITS = sorted(
   }
 )
 XS = [0.0, 1e-4, 0.1, 0.5, 0.9, 0.9999, 1.0]
-
-
-# ----------------------------------------------------------------------------- normalization
-
-
-@pytest.mark.parametrize("lam", [1e-6, 1e-3, 0.1, 0.4999, 0.5, 0.5001, 0.9, 1 - 1e-6])
-def test_density_integrates_to_one(lam):
-  """Gauss-Legendre (100 nodes, exact here: the density is entire in x; numpy's 200-node rule is
-  itself only good to 3e-14) of exp(log_prob) over [0, 1], float64."""
-  nodes, weights = np.polynomial.legendre.leggauss(100)
-  x, w = (nodes + 1) / 2, weights / 2
-  with jax.enable_x64(True):
-    eta = math.log(lam) - math.log1p(-lam)
-    density = np.exp(np.asarray(_log_prob(jnp.float64(eta), x)))
-  total = float(np.sum(w * density))
-  print(f"CB lambda={lam}: |integral - 1| = {abs(total - 1):.1e}")
-  assert abs(total - 1) < 2e-15
-
-
-@pytest.mark.parametrize("eta", [-1e4, -30.0, 30.0, 1e4])
-def test_density_integrates_to_one_at_extreme_logits(eta):
-  """Mass within 1e-4 of an edge: tanh-sinh on [0, 1/2] plus the reflection X ~ CB(eta) <=> 1 - X ~
-  CB(-eta) for the other half (1 - x near 1 is not representable well enough)."""
-  t = np.arange(-6, 4, 1 / 64)
-  v = np.pi * np.sinh(t)
-  x = 0.5 * scipy.special.expit(v)
-  w = (1 / 64) * 0.5 * scipy.special.expit(v) * scipy.special.expit(-v) * np.pi * np.cosh(t)
-  with jax.enable_x64(True):
-    total = sum(
-      math.fsum(w * np.exp(np.asarray(_log_prob(jnp.float64(e), x)))) for e in (eta, -eta)
-    )
-  print(f"CB eta={eta}: |integral - 1| = {abs(total - 1):.1e}")
-  assert abs(total - 1) < 4e-15
 
 
 # ----------------------------------------------------------------------------- values vs mpmath
@@ -322,40 +277,6 @@ def test_gradients_vs_mpmath(dtype):
   np.testing.assert_allclose(g_mean, var, rtol=16 * e, atol=0)
   identity = x_grid - np.asarray(jax.jit(cb.mean_from_logits)(e_grid), np.float64)
   assert np.all(np.abs(g_lp - identity) <= (3 + softplus_ulp) * e)
-
-
-# ----------------------------------------------------------------------------- sampling
-
-SAMPLE_LOGITS = [0.0, 1e-5, -1e-3, 0.5, -2.0, 8.0, 30.0, -30.0, 1e4]
-
-
-def test_sampling_moments_and_ks(dtype):
-  n = 20_000
-  etas = np.array(SAMPLE_LOGITS, dtype)
-
-  @jax.jit
-  def draw(key, etas):
-    d = ContinuousBernoulli(etas)
-    return d.sample(key, (n,)), d.mean(), d.variance()
-
-  samples, mean, var = draw(KEY, etas)
-  assert samples.shape == (n, len(SAMPLE_LOGITS)) and samples.dtype == dtype
-  s = np.asarray(samples, np.float64)
-  assert np.all((s >= 0) & (s <= 1))
-  mean, var = np.asarray(mean, np.float64), np.asarray(var, np.float64)
-  # Moments: within 5 standard errors (deterministic keys: this passes or fails reproducibly).
-  z_mean = (s.mean(0) - mean) / np.sqrt(var / n)
-  fourth = np.mean((s - mean) ** 4, axis=0)
-  z_var = (s.var(0) - var) / np.sqrt((fourth - var**2) / n)
-  assert np.all(np.abs(z_mean) < 5), z_mean
-  assert np.all(np.abs(z_var) < 5), z_var
-  pvalues = []
-  for j, e in enumerate(SAMPLE_LOGITS):
-    own_cdf = lambda x, e=dtype(e): np.asarray(_cdf(e, x.astype(dtype)), np.float64)  # noqa: E731
-    result = scipy.stats.kstest(s[:, j], own_cdf)
-    pvalues.append(result.pvalue)
-  print(f"CB KS p-values {dtype.__name__}: " + " ".join(f"{p:.2g}" for p in pvalues))
-  assert min(pvalues) > 1e-3, pvalues
 
 
 # ----------------------------------------------------------------------------- inverse mean map

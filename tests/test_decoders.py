@@ -120,6 +120,7 @@ def test_a_learned_scale_reports_its_optimum_given_the_means():
   assert np.isclose(np.mean(scale_term) ** (1 / power), 0.3)
   rmse = np.sqrt(np.mean((x - mean) ** 2))
   assert np.isclose(np.mean(error_term) ** (1 / power), rmse, rtol=1e-6)
+
   # the optimum: no other shared sigma gives these means a higher likelihood
   def ll(s):
     return float(jnp.sum(likelihoods.Normal(jnp.asarray(mean), s).log_prob(jnp.asarray(x))))

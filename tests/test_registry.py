@@ -14,23 +14,33 @@ from likelihoods import (
   ContinuousBernoulliLikelihood,
   DiscretizedLogisticLikelihood,
   GaussianLikelihood,
+  decoders,
 )
 from likelihoods.gaussian import MEAN_ACTIVATIONS, SIGMA_MODES
 
-NAMES = (
-  "bernoulli",
-  "beta",
-  "categorical",
-  "continuous_bernoulli",
-  "discretized_logistic",
-  "gaussian",
-)
 
-
-def test_available_names():
-  assert likelihoods.available() == NAMES
+def test_available_names_are_the_decoder_tables_modules():
+  """Derived from the decoder table: a likelihood is registered, under its module's
+  ``registry_name``, by the decoders that use it."""
+  names = likelihoods.available()
+  assert names == tuple(sorted(set(names)))
+  assert set(names) == {d.likelihood for d in decoders.TABLE}
+  for d in decoders.TABLE:
+    assert type(likelihoods.get(d.likelihood)) is d.module
   assert SIGMA_MODES == ("fixed", "shared", "per_pixel", "decoder", "optimal")
   assert MEAN_ACTIVATIONS == ("sigmoid", "identity")
+
+
+@pytest.mark.parametrize("name", likelihoods.available())
+def test_get_builds_the_module(name):
+  lik = likelihoods.get(name)
+  assert isinstance(lik, likelihoods.Likelihood) and type(lik).registry_name == name
+  assert type(lik).__name__ in likelihoods.__all__
+  outputs = lik.outputs_per_pixel()
+  assert isinstance(outputs, int) and outputs >= 1
+  assert lik.event_ndims == 2
+  assert issubclass(lik.distribution_type, likelihoods.Distribution)
+  assert likelihoods.options(name) == type(lik).options()
 
 
 @pytest.mark.parametrize(
@@ -44,11 +54,12 @@ def test_available_names():
     ("gaussian", GaussianLikelihood, 1),
   ],
 )
-def test_get_builds_the_module(name, cls, outputs):
+def test_known_modules_and_their_outputs(name, cls, outputs):
+  """The known likelihoods' modules and outputs per pixel with their defaults (not a list of all
+  of them: a new one needs no line here)."""
   lik = likelihoods.get(name)
   assert type(lik) is cls
   assert lik.outputs_per_pixel() == outputs
-  assert lik.event_ndims == 2
 
 
 def test_options_and_defaults():
@@ -97,10 +108,10 @@ def _assert_names_all(message: str, bad: str, allowed):
 def test_unknown_name():
   with pytest.raises(ValueError) as info:
     likelihoods.get("gausian")
-  _assert_names_all(str(info.value), "'gausian'", NAMES)
+  _assert_names_all(str(info.value), "'gausian'", likelihoods.available())
   with pytest.raises(ValueError) as info:
     likelihoods.options("laplace")
-  _assert_names_all(str(info.value), "'laplace'", NAMES)
+  _assert_names_all(str(info.value), "'laplace'", likelihoods.available())
 
 
 def test_unknown_option():

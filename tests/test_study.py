@@ -52,19 +52,24 @@ def test_smoke_study_writes_a_report_and_resumes(tmp_path):
   # keeps eval.json, metrics.jsonl, config.json and the eval folder), the same report again.
   copy = tmp_path / "copy"
   shutil.copytree(tmp_path, copy, ignore=shutil.ignore_patterns("checkpoints", "copy"))
-  results = {d: {**json.load(open(copy / "runs" / d / "eval.json")), "workdir": str(copy / "runs" / d)} for d in c.decoders}
+  results = {
+    d: {**json.load(open(copy / "runs" / d / "eval.json")), "workdir": str(copy / "runs" / d)}
+    for d in c.decoders
+  }
   rewritten = open(report.write_report(str(copy), c, results)).read()
   assert rewritten == text.replace(str(tmp_path), str(copy))
   assert os.path.getsize(copy / "reconstructions.png") > 1000
   # Resume: nothing is retrained or re-evaluated.
   mtimes = {d: os.path.getmtime(tmp_path / "runs" / d / "eval.json") for d in c.decoders}
   steps_before = {
-    d: checkpoints.manager(str(tmp_path / "runs" / d), read_only=True).all_steps() for d in c.decoders
+    d: checkpoints.manager(str(tmp_path / "runs" / d), read_only=True).all_steps()
+    for d in c.decoders
   }
   study.run_study(c, str(tmp_path))
   assert mtimes == {d: os.path.getmtime(tmp_path / "runs" / d / "eval.json") for d in c.decoders}
   assert steps_before == {
-    d: checkpoints.manager(str(tmp_path / "runs" / d), read_only=True).all_steps() for d in c.decoders
+    d: checkpoints.manager(str(tmp_path / "runs" / d), read_only=True).all_steps()
+    for d in c.decoders
   }
 
 

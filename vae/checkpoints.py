@@ -31,8 +31,6 @@ CHECKPOINT_DIR = "checkpoints"
 UNREADABLE_DIR = "unreadable_checkpoints"
 
 
-
-
 def manager(workdir: str, keep: int = 3, *, read_only: bool = False) -> ocp.CheckpointManager:
   """Orbax manager over WORKDIR/checkpoints; steps are epochs. Only complete checkpoints count."""
   options = ocp.CheckpointManagerOptions(

@@ -61,6 +61,8 @@ def number_free(flat: dict, prefix: str = "") -> dict:
   """``flat`` (``flatten``ed config of one section, keys after ``prefix``) without the fields that
   change no number (``NUMBER_FREE_FIELDS``)."""
   return {k: v for k, v in flat.items() if k.removeprefix(prefix) not in NUMBER_FREE_FIELDS}
+
+
 # Renamed config fields: old name -> new name (config.json files of older versions).
 RENAMED_FIELDS = {"beta": "kl_weight"}
 # Fields added since: what a config.json written before them ran with.

@@ -55,7 +55,9 @@ class Column:
 
   def __post_init__(self):
     if self.better not in (*BETTER, None):
-      raise ValueError(f"column {self.key!r}: better={self.better!r} is not one of {BETTER} or None")
+      raise ValueError(
+        f"column {self.key!r}: better={self.better!r} is not one of {BETTER} or None"
+      )
 
   def value(self, result: Mapping):
     """This column's number in one seed's flat result, or None if the measure did not give it."""

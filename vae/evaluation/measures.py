@@ -47,6 +47,7 @@ from vae.evaluation.stats import mean_and_stderr
 NUM_PIXELS = objective.NUM_PIXELS
 COMMON_NOISE_SEED = 0  # the dequantization noise of the common measure: the same for all runs
 
+
 @dataclasses.dataclass(frozen=True)
 class Measure:
   """A named measure: ``fn(ctx, key) -> dict`` and the ``columns`` (``Column``) it reports.

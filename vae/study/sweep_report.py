@@ -67,9 +67,7 @@ def curves(runs: dict, labels: list[str], decoders: list[str]) -> dict:
 def reported_measures(curves_: dict, protocol: str) -> list[str]:
   """The measures of ``curves_`` the report shows: for warped data, those meaningful on it."""
   return [
-    m
-    for m, c in measures().items()
-    if m in curves_ and not (protocol == "warped" and c.warped)
+    m for m, c in measures().items() if m in curves_ and not (protocol == "warped" and c.warped)
   ]
 
 
