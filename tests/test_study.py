@@ -161,3 +161,23 @@ def test_the_report_names_the_per_decoder_settings_of_the_decoders_it_ran():
 def test_unknown_study_variant_is_named():
   with pytest.raises(ValueError, match="'gpu'"):
     study_configs.get_config("gpu")
+
+
+def test_a_study_keeps_the_settings_that_change_numbers_and_ignores_the_others():
+  """Studies and sweeps compare configs with one function and one list of fields that change no
+  number (``workdir.NUMBER_FREE_FIELDS``): a study accepts another device layout, as its runs do."""
+  from vae import workdir as wd
+  from vae.study import grid
+
+  old = wd.config_to_dict(smoke())
+  c = smoke()
+  c.train.mesh, c.train.data.data_dir, c.eval.progress_bar = "data", "/elsewhere", False
+  c.per_decoder["bernoulli"] = {"mesh": "seeds"}
+  c.decoders = ("bernoulli", "beta")  # extends the grid: not a difference
+  assert grid.differences(old, wd.config_to_dict(c)) == []
+  c.train.kl_weight = 0.5
+  c.per_decoder["bernoulli"] = {"num_seeds": 1}
+  assert grid.differences(old, wd.config_to_dict(c)) == [
+    "per_decoder.bernoulli.num_seeds: '<absent>' there, 1 now",
+    "train.kl_weight: 1.0 there, 0.5 now",
+  ]

@@ -190,6 +190,8 @@ def test_differences_name_each_changed_setting():
   c.decoders = ("bernoulli",)  # extends: not a difference
   c.sweep.axis_values = (0.0,)
   c.train.progress_bar = True  # presentation: not a difference
+  c.train.mesh = "data"  # the device layout changes no number (workdir.NUMBER_FREE_FIELDS)
+  c.train.keep_checkpoints = 1
   assert sweep.differences(old, wd.config_to_dict(c)) == [
     "eval.num_importance_samples: 10 there, 20 now",
     "train.num_epochs: 2 there, 3 now",

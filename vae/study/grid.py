@@ -88,8 +88,8 @@ def settings(d: dict, decoders) -> dict:
   keep.update(wd.number_free({k: v for k, v in flat.items() if k.startswith("train.")}, "train."))
   for k, v in flat.items():
     if k.startswith("per_decoder."):
-      field = k.split(".", 2)[2]
-      if field not in wd.NUMBER_FREE_FIELDS:
+      field = k.split(".", 2)[2:]  # per_decoder.<decoder>.<field>
+      if not field or field[0] not in wd.NUMBER_FREE_FIELDS:
         keep[k] = v
   return keep
 
