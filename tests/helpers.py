@@ -57,6 +57,20 @@ TINY_FLAGS = [
 ]
 
 
+def logistic_mixture_params(rng, n, k, extreme=False):
+  """[n, k] logits, means and log scales of n mixtures of k discretized logistics: typical, or
+  reaching the log-scale floor, far means and huge logits (the distribution's hard points)."""
+  logits = rng.normal(size=(n, k)) * 2
+  loc = rng.uniform(-0.3, 1.3, size=(n, k))
+  log_scale = rng.uniform(-8.0, 1.0, size=(n, k))
+  if extreme:
+    logits[:, 0] += rng.choice([-1e4, 0.0, 1e4], size=n)
+    loc[::3, -1] = rng.choice([-1e3, -3.0, 4.0, 1e3], size=loc[::3].shape[0])
+    log_scale[1::3, 0] = -8.0  # the likelihood's floor
+    log_scale[2::4, -1] = 6.0  # a scale of 400: almost flat on [0, 1]
+  return logits, loc, log_scale
+
+
 def final_arrays(workdir, epoch=None):
   """The leaves of the checkpointed TrainState of ``epoch`` (default: latest), as numpy."""
   return jax.tree.leaves(checkpoints.read_checkpoint(os.fspath(workdir), epoch))

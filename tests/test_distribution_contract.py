@@ -68,6 +68,7 @@ from likelihoods import (
   decoders,
 )
 from likelihoods.discretization import FLAT_BIN
+from tests import helpers
 
 KEY = jax.random.key(0)  # threefry: the Beta's gamma sampler runs 4x faster than with rbg
 LEVELS = np.arange(256)
@@ -166,16 +167,7 @@ def _three_components(params):
 def _dl_params(k, extreme):
   """12 mixtures of k logistics (the points of test_discretized_logistic.py): typical, or with
   log scales at the floor -8 and of 6 (flat on [0, 1]), means of +-1e3 and logits of +-1e4."""
-  rng = np.random.default_rng(k)
-  n = 12
-  logits = rng.normal(size=(n, k)) * 2
-  loc = rng.uniform(-0.3, 1.3, size=(n, k))
-  log_scale = rng.uniform(-8.0, 1.0, size=(n, k))
-  if extreme:
-    logits[:, 0] += rng.choice([-1e4, 0.0, 1e4], size=n)
-    loc[::3, -1] = rng.choice([-1e3, -3.0, 4.0, 1e3], size=loc[::3].shape[0])
-    log_scale[1::3, 0] = -8.0
-    log_scale[2::4, -1] = 6.0
+  logits, loc, log_scale = helpers.logistic_mixture_params(np.random.default_rng(k), 12, k, extreme)
   return _three_components({"logits": logits, "loc": loc, "log_scale": log_scale})
 
 

@@ -40,7 +40,7 @@ METRICS_FILE = "metrics.jsonl"
 # The one list of config fields that change no number: how a run is shown, where MNIST is read
 # from, the device layout (the same numbers on any: tests/test_mesh.py) and which checkpoints and
 # images are kept. Runs, studies, sweeps and evaluations compare configs without them
-# (``number_free``); a field of a training config, or of an eval config (``progress_bar``).
+# (a field of a training config, or of an eval config: ``progress_bar``).
 NUMBER_FREE_FIELDS = frozenset(
   {
     "progress_bar",
@@ -55,12 +55,6 @@ NUMBER_FREE_FIELDS = frozenset(
 # Fields that may also differ when a run resumes: its budget (more epochs extend it) and how often
 # and in what batches its learning curve is measured (what is logged, not what is trained).
 RESUMABLE_FIELDS = NUMBER_FREE_FIELDS | {"num_epochs", "eval_every_epochs", "eval_batch_size"}
-
-
-def number_free(flat: dict, prefix: str = "") -> dict:
-  """``flat`` (``flatten``ed config of one section, keys after ``prefix``) without the fields that
-  change no number (``NUMBER_FREE_FIELDS``)."""
-  return {k: v for k, v in flat.items() if k.removeprefix(prefix) not in NUMBER_FREE_FIELDS}
 
 
 # Renamed config fields: old name -> new name (config.json files of older versions).

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import jax
 import numpy as np
 
-from vae import images
+from vae import data, images
+from vae import workdir as wd
 from vae.evaluation.intensity import intensity_report
 
 NUM_SHOWN = 32
@@ -32,8 +34,6 @@ def panels(run, test_u8, num: int = NUM_PANELS) -> dict:
   decoder mean at the posterior mean), ``display_<name>`` (the display parameter where it is not
   the mean: lambda for Bernoulli and CB), and from the prior at one fixed key ``sample_mean`` and
   ``sample`` (a decoder draw). Written next to eval.json, so reports never reload a model."""
-  from vae import data
-
   x = data.fixed_inputs(run.config, np.asarray(test_u8)[:num])
   z = run.encode(x)[0]
   out = {"data": np.asarray(x), "mean": np.asarray(run.decode(z).mean())}
@@ -48,10 +48,6 @@ def panels(run, test_u8, num: int = NUM_PANELS) -> dict:
 
 def write_panels(out_dir: str, run, test_u8) -> None:
   """``panels`` saved as ``out_dir/panels.npz`` (atomically)."""
-  import io
-
-  from vae import workdir as wd
-
   buffer = io.BytesIO()
   np.savez_compressed(buffer, **panels(run, test_u8))
   wd.write_bytes(os.path.join(out_dir, PANELS_FILE), buffer.getvalue())

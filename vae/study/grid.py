@@ -72,7 +72,7 @@ def _merge(c: ml_collections.ConfigDict, overrides: dict, decoder: str, prefix: 
 
 def settings(d: dict, decoders) -> dict:
   """What a resumed study or sweep must keep, flattened: its train, per-decoder and eval settings
-  and a sweep's axis, without the fields that change no number (``workdir.number_free``), the
+  and a sweep's axis, without the fields that change no number (``workdir.NUMBER_FREE_FIELDS``), the
   grid (``decoders``, a sweep's values: they extend it) or ``convergence`` (the report's only).
   Per-decoder settings count for ``decoders`` (those with runs; another entry was never used)."""
   per = d.get("per_decoder") or {}
@@ -83,15 +83,16 @@ def settings(d: dict, decoders) -> dict:
   }
   if "sweep" in d:
     sections["sweep"] = {"axis": d["sweep"].get("axis")}
-  flat = wd.flatten(sections)
-  keep = {k: v for k, v in flat.items() if k.split(".", 1)[0] not in ("train", "per_decoder")}
-  keep.update(wd.number_free({k: v for k, v in flat.items() if k.startswith("train.")}, "train."))
-  for k, v in flat.items():
-    if k.startswith("per_decoder."):
-      field = k.split(".", 2)[2:]  # per_decoder.<decoder>.<field>
-      if not field or field[0] not in wd.NUMBER_FREE_FIELDS:
-        keep[k] = v
-  return keep
+  return {k: v for k, v in wd.flatten(sections).items() if _field(k) not in wd.NUMBER_FREE_FIELDS}
+
+
+def _field(key: str) -> str | None:
+  """The training config field a flattened key of ``settings`` names ("train.mesh",
+  "per_decoder.<decoder>.mesh" -> "mesh"), or None for an eval or sweep setting."""
+  section, _, rest = key.partition(".")
+  if section == "per_decoder":
+    return rest.partition(".")[2] or None
+  return rest if section == "train" else None
 
 
 def differences(old: dict, new: dict) -> list[str]:
