@@ -2,7 +2,7 @@
 
     uv run python -m experiments.train --config experiments/configs/beta.py --workdir runs/beta
 
-About 4 minutes on a 2-core CPU (10 epochs, one seed; an epoch costs about 3 times a Bernoulli's:
+An estimated 4 minutes on a 2-core CPU (10 epochs, one seed; an epoch costs about 3 times a Bernoulli's:
 log-gamma and digamma for every pixel). Expected: test ELBO 3183 nats (2.14 bits/dim), KL 30.9
 (seed 0).
 The CB paper finds Beta best on ELBO among B/CB/Gaussian/Beta (reference-protocols.md).

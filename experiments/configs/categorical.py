@@ -8,7 +8,7 @@ outputs ``rank`` features per pixel, mapped to 256 logits by a learned level emb
 pixels plus a learned per-pixel bias; ``--config.likelihood_options.rank=0`` outputs the 256
 logits directly (a 100 M-weight last layer for the default model).
 
-About 8-10 minutes on a 2-core CPU (10 epochs of 45-58 s, one seed). Expected: no 10-epoch figure
+An estimated 8-10 minutes on a 2-core CPU (10 epochs of the measured 45-58 s, one seed). Expected: no 10-epoch figure
 was measured; in the ``cpu`` study (experiments/results/study_cpu/REPORT.md) this decoder reaches
 an ELBO of 3660.7 nats, 1.24 bits/dim, after 20 epochs.
 """

@@ -2,7 +2,7 @@
 
     uv run python -m experiments.train --config experiments/configs/continuous_bernoulli.py --workdir runs/cb
 
-About 2 minutes on a 2-core CPU (10 epochs, one seed). Expected: test ELBO 3159 nats
+An estimated 2 minutes on a 2-core CPU (10 epochs, one seed). Expected: test ELBO 3159 nats
 (2.19 bits/dim), KL 49.8 (seed 0).
 The paper reports a test ELBO of 1470 nats after 100 epochs, averaged over 10 runs
 (shared/docs/reference-protocols.md), but its code clips lambda to [1e-4, 1 - 1e-4], i.e.

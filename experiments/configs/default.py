@@ -9,7 +9,7 @@ Protocol (shared/docs/reference-protocols.md, Loaiza-Ganem & Cunningham 2019): d
 ((pixel + u)/256), latent 20, encoder 784-500-500 / decoder 20-500-500, ReLU, dropout 0.1, Adam 1e-3.
 Their batch size is not stated; we use 128 (the PyTorch example's).
 
-The command above takes about 2 minutes on a 2-core CPU (10 epochs of 5-6 s, one seed) and gives
+The command above takes an estimated 2 minutes on a 2-core CPU (10 epochs of the measured 5-6 s, one seed) and gives
 the same run as ``bernoulli.py``: test ELBO -113.5 nats under the Bernoulli, KL 19.2.
 """
 

@@ -8,7 +8,7 @@ trained on the integer images (``likelihoods/discretized_logistic.py``). Options
 ``--config.likelihood_options.num_mixtures=K`` (3K decoder outputs per pixel; K = 1: 2) and
 ``log_scale_min`` (the soft floor of the log scale).
 
-About 7 minutes on a 2-core CPU (10 epochs of 41-43 s, one seed, K = 5). Expected: no 10-epoch
+An estimated 7 minutes on a 2-core CPU (10 epochs of the measured 41-43 s, one seed, K = 5). Expected: no 10-epoch
 figure was measured; in the ``cpu`` study (experiments/results/study_cpu/REPORT.md) this decoder
 reaches an ELBO of 3598.5 ± 3.1 nats, 1.36 bits/dim, after 20 epochs.
 """

@@ -2,7 +2,7 @@
 
     uv run python -m experiments.train --config experiments/configs/gaussian.py:optimal --workdir runs/gaussian_optimal
 
-Each variant takes about 2 minutes on a 2-core CPU (10 epochs, one seed). Variants
+Each variant takes an estimated 2 minutes on a 2-core CPU (10 epochs, one seed). Variants
 (``gaussian.py:<variant>``, default ``shared``), with the expected test ELBO (nats, seed 0):
 
 * ``fixed``     sigma^2 = 1/2: the negative log-likelihood is the summed squared error + const,
