@@ -354,6 +354,12 @@ class Likelihood(nn.Module):
   def outputs_per_pixel(self) -> int:
     return self.num_outputs
 
+  def pixel_matmuls(self) -> tuple[tuple[int, int], ...]:
+    """The matmuls the module itself does per pixel, as (inputs, outputs) (the categorical's
+    level embedding: (rank, 256)); none by default. The speed table's matmul chain adds them to
+    the decoder's dense layers (``experiments/speed_table.py``)."""
+    return ()
+
   def has_learned_scale(self) -> bool:
     """Whether the decoder's distribution has a scale that is learned or computed (a Gaussian's
     sigma in every mode but ``fixed``): training then logs it, per epoch, against its optimum

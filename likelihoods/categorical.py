@@ -169,6 +169,11 @@ class CategoricalLikelihood(Likelihood):
       raise ValueError(f"categorical: rank={r!r} must be an integer >= 0 (0: 256 logits)")
     return r if r > 0 else disc.NUM_LEVELS
 
+  def pixel_matmuls(self):
+    """The level embedding, features [rank] -> logits [256] per pixel (none at rank 0)."""
+    self.outputs_per_pixel()  # validates rank
+    return ((self.rank, disc.NUM_LEVELS),) if self.rank > 0 else ()
+
   @nn.compact
   def distribution(self, raw, x=None, *, train=False):
     if self.rank == 0:

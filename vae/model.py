@@ -27,6 +27,7 @@ import jax.numpy as jnp
 
 import likelihoods
 from likelihoods.gaussian import Normal
+from vae import noise
 
 ACTIVATIONS: dict[str, Callable] = {
   "relu": nn.relu,
@@ -39,6 +40,19 @@ ACTIVATIONS: dict[str, Callable] = {
 ARCHITECTURES = ("mlp", "conv")
 KERNEL_INITS = {"lecun": nn.initializers.lecun_normal(), "glorot": nn.initializers.glorot_uniform()}
 IMAGE_SHAPE = (28, 28)
+
+
+class Dropout(nn.Module):
+  """Inverted dropout with 16-bit masks (``vae.noise.dropout``: the rate rounded to a multiple of
+  2^-16, four mask values per Threefry evaluation); RNG stream ``dropout``."""
+
+  rate: float
+
+  @nn.compact
+  def __call__(self, x, *, train: bool):
+    if not train or self.rate == 0:
+      return x
+    return noise.dropout(self.make_rng("dropout"), x, self.rate)
 
 
 class MLP(nn.Module):
@@ -55,7 +69,7 @@ class MLP(nn.Module):
       h = nn.Dense(width, kernel_init=KERNEL_INITS[self.kernel_init])(h)
       h = ACTIVATIONS[self.activation](h)
       if self.dropout > 0:
-        h = nn.Dropout(self.dropout, deterministic=not train)(h)
+        h = Dropout(self.dropout)(h, train=train)
     return h
 
 

@@ -1,13 +1,15 @@
-"""The compiled programs of training: one function per epoch, seeds vmapped over the ``seeds``
-mesh axis, each seed's batch over the ``data`` axis (``vae.mesh``).
+"""The compiled programs of training: one function per epoch, seeds split over the ``seeds`` mesh
+axis, each seed's batch over the ``data`` axis (``vae.mesh``).
 
 The shape that makes it fast on accelerators, from the start:
 
 * the training images live on the device (uint8, replicated); each epoch shuffles them on device,
-  preprocesses each minibatch on device (fresh dequantization noise or binarization) and runs
+  preprocesses each minibatch on device (fresh dequantization noise or binarization; the noise
+  and the dropout masks are 16-bit values, four per Threefry evaluation, ``vae.noise``) and runs
   ``lax.scan`` over the minibatches: **one jitted call per epoch, no Python per step**;
-* ``config.num_seeds`` independent runs are ``vmap``ped into the same program (each seed's numbers
-  equal training it alone);
+* ``config.num_seeds`` independent runs are trained by the same program (each seed's numbers
+  equal training it alone): ``vmap``ped on accelerators, one after another inside the program on
+  the CPU, where batched matmuls are slower (``over_seeds``);
 * the seed axis is split over the ``seeds`` mesh axis (``vmap``'s ``spmd_axis_name``): each
   device trains its own seeds, with no communication between devices; each seed's minibatch is
   split over the ``data`` axis (parameters replicated along it): data parallelism without any
@@ -58,7 +60,7 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
       params, stats, opt_state = carry
       idx, k = inputs
       k_data, k_sample, k_dropout = jax.random.split(k, 3)
-      x = shard_batch(preprocess(k_data, images[idx], protocol, gamma=gamma), mesh)
+      x = shard_batch(preprocess(k_data, images[idx], protocol, gamma=gamma, packed=True), mesh)
 
       def loss_fn(p):
         out, new_stats = _apply(
@@ -99,7 +101,7 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
     return new, metrics
 
   return jax.jit(
-    over_seeds(one_seed, (0, None)),
+    over_seeds(one_seed, (0, None), mesh),
     in_shardings=(seed_sharded(mesh), replicated(mesh)),
     out_shardings=(seed_sharded(mesh), replicated(mesh)),
     donate_argnums=0,
@@ -169,28 +171,57 @@ def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
     return means
 
   return jax.jit(
-    over_seeds(one_seed, (0, None, None)),
+    over_seeds(one_seed, (0, None, None), mesh),
     in_shardings=(seed_sharded(mesh), replicated(mesh), replicated(mesh)),
     out_shardings=replicated(mesh),
   )
 
 
-def over_seeds(fn: Callable, in_axes: tuple) -> Callable:
-  """``vmap`` over the leading seed axis (split over the ``seeds`` mesh axis); with one seed,
-  index it away instead.
+def over_seeds(fn: Callable, in_axes: tuple, mesh: Mesh) -> Callable:
+  """``fn`` over the leading seed axis of the arguments whose ``in_axes`` entry is 0, split over
+  the ``seeds`` mesh axis (each device its own block of seeds).
 
-  XLA's CPU backend runs batched matmuls markedly slower than plain ones (3.3 s vs 2.3 s per
-  epoch of the 784-400-20 MLP), so the single-seed program stays unbatched; its inputs and
+  How a device runs its seeds depends on the platform:
+
+  * accelerators ``vmap`` them: one batched program, wider matmuls;
+  * the CPU runs them one after another inside the compiled program (``lax.map``): XLA's CPU
+    backend runs batched matmuls markedly slower than plain ones (1.2-1.6x per seed at 3 seeds,
+    ``experiments/speed_table.py``), and looping costs each seed exactly what one seed costs.
+    Each seed then runs the single-seed program itself: its numbers are those of training it
+    alone.
+
+  With one seed the seed axis is indexed away (the single-seed program, unbatched). Inputs and
   outputs keep the seed axis either way.
   """
-  vmapped = jax.vmap(fn, in_axes=in_axes, spmd_axis_name="seeds")
+  devices = mesh.shape["seeds"]
+  loop = mesh.devices.flat[0].platform == "cpu"
+  seeded = [ax == 0 for ax in in_axes]
+
+  def looped(*args):
+    """The seeds of ``args`` (leading axis) one after another."""
+    shared = [a for a, s in zip(args, seeded) if not s]
+
+    def one(seed_args):
+      it, rest = iter(seed_args), iter(shared)
+      return fn(*(next(it) if s else next(rest) for s in seeded))
+
+    return jax.lax.map(one, [a for a, s in zip(args, seeded) if s])
+
+  per_device = jax.vmap(looped if loop else fn, in_axes=in_axes, spmd_axis_name="seeds")
 
   def run(*args):
-    seeds = {jax.tree.leaves(a)[0].shape[0] for a, ax in zip(args, in_axes) if ax == 0}
-    if seeds != {1}:
-      return vmapped(*args)
-    squeezed = [jax.tree.map(lambda a: a[0], a) if ax == 0 else a for a, ax in zip(args, in_axes)]
-    return jax.tree.map(lambda a: a[None], fn(*squeezed))
+    (num,) = {jax.tree.leaves(a)[0].shape[0] for a, s in zip(args, seeded) if s}
+    if num == 1:
+      squeezed = [jax.tree.map(lambda a: a[0], a) if s else a for a, s in zip(args, seeded)]
+      return jax.tree.map(lambda a: a[None], fn(*squeezed))
+    if not loop:
+      return per_device(*args)
+    if devices == 1:
+      return looped(*args)
+    # [seeds] -> [devices, seeds per device]: vmapped over the devices, looped on each
+    blocks = lambda a: a.reshape(devices, num // devices, *a.shape[1:])
+    split = [jax.tree.map(blocks, a) if s else a for a, s in zip(args, seeded)]
+    return jax.tree.map(lambda a: a.reshape(num, *a.shape[2:]), per_device(*split))
 
   return run
 
