@@ -1,8 +1,8 @@
 """Speed table of every decoder (not a test): what each costs against the Bernoulli and against
 its own arithmetic, in one run.
 
-    uv run python -m experiments.speed_table                      # every decoder: ~25 min, 2 CPUs
-    uv run python -m experiments.speed_table --decoders=bernoulli,beta --steps=50
+    uv run python -m experiments.speed_table                      # every decoder: ~11 min, 2 CPUs
+    uv run python -m experiments.speed_table --decoders=bernoulli,beta --steps=20
 
 For each decoder (``likelihoods.decoders``, the default config's CB-paper MLP 784-500-500-20,
 batch 128, dropout 0.1, dequantized MNIST):
@@ -22,7 +22,8 @@ batch 128, dropout 0.1, dequantized MNIST):
 * **random numbers**: the Bernoulli epoch without them (no dropout, no dequantization noise; the
   latent draw stays), and their share ``1 - t(without) / t(with)``.
 
-Every figure is a median over ``--epochs`` timed epochs after a warm-up one. The last lines print
+Every figure is a median over ``--rounds`` rounds after a warm-up one, the variants of a decoder
+timed in turn in each round (``interleaved``). The last lines print
 the table in Markdown, the machine, and the CPU steal time (figures taken under more than a few
 percent of steal are not the machine's speed).
 """
@@ -55,7 +56,7 @@ from vae.training.state import init_states
 FLAGS = flags.FLAGS
 flags.DEFINE_list("decoders", [], "Decoders to time (default: every decoder of the table).")
 flags.DEFINE_list("seed_counts", ["1", "3"], "Seed counts to time (vmapped).")
-flags.DEFINE_integer("steps", 100, "Minibatches per timed epoch (0: a full epoch).")
+flags.DEFINE_integer("steps", 50, "Minibatches per timed epoch (0: a full epoch).")
 flags.DEFINE_integer(
   "rounds", 3, "Timed rounds (each variant one epoch per round) after a warm-up."
 )
