@@ -41,17 +41,15 @@ import jax
 import jax.numpy as jnp
 from absl import flags
 
-from experiments import cli
+from experiments import benchmark, cli
 from experiments.configs import default
 from likelihoods import decoders
 from vae import data
 from vae.evaluation import importance
 from vae.evaluation.run import _compiled
-from vae.mesh import make_mesh, replicate, seed_sharded
+from vae.mesh import make_mesh, replicate
 from vae.model import IMAGE_SHAPE, build_model, init_variables
-from vae.training import checks, programs
-from vae.training.optimizer import make_optimizer
-from vae.training.state import init_states
+from vae.training import programs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("decoders", [], "Decoders to time (default: every decoder of the table).")
@@ -93,16 +91,8 @@ def interleaved(runners: dict, rounds: int) -> dict:
 def epoch_runner(config) -> tuple[Callable, float]:
   """(a call running one compiled training epoch, as ``train_and_evaluate`` does, its compile
   seconds); each call continues from the last one's state."""
-  checks.validate(config, jax.device_count())
-  mesh = make_mesh(config)
-  model = build_model(config)
-  train_images = data.training_images(config)
-  tx = make_optimizer(config, checks.steps_per_epoch(config, len(train_images)))
-  box = [init_states(model, tx, config, seed_sharded(mesh))]
-  images = replicate(train_images, mesh)
-  t = time.perf_counter()
-  epoch = programs.make_train_epoch(model, tx, config, mesh).lower(box[0], images).compile()
-  compile_s = time.perf_counter() - t
+  epoch, state, images, _, compile_s, _ = benchmark.compiled_epoch(config)
+  box = [state]
 
   def run():
     box[0], metrics = epoch(box[0], images)
