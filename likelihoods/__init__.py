@@ -1,7 +1,7 @@
 """Decoder distributions for the VAE, one module each, and the registry that configs use.
 
 Distributions (elementwise, torch.distributions/TFP conventions): ``Bernoulli``,
-``ContinuousBernoulli``, ``Normal``, ``Beta``, and the natively 8-bit ``DiscretizedLogistic`` and
+``ContinuousBernoulli``, ``Normal``, ``Laplace``, ``Beta``, and the natively 8-bit ``DiscretizedLogistic`` and
 ``Categorical`` (pmfs on the 256 levels, read as piecewise-constant densities: ``PixelPmf``).
 Likelihood modules (Flax decoder heads): ``likelihoods.get(name, **options)`` with ``name`` in
 ``likelihoods.available()``. Named decoders (a likelihood with fixed options, as the study's table
@@ -20,6 +20,7 @@ from likelihoods.continuous_bernoulli import (
 )
 from likelihoods.discretized_logistic import DiscretizedLogistic, DiscretizedLogisticLikelihood
 from likelihoods.gaussian import GaussianLikelihood, Normal
+from likelihoods.laplace import Laplace, LaplaceLikelihood
 from likelihoods.registry import available, get, options
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
   "DiscretizedLogisticLikelihood",
   "Distribution",
   "GaussianLikelihood",
+  "Laplace",
+  "LaplaceLikelihood",
   "Likelihood",
   "Normal",
   "PixelPmf",

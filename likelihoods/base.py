@@ -29,12 +29,26 @@ import math
 from typing import ClassVar
 
 import flax.linen as nn
+import flax.struct
 import jax
 import jax.numpy as jnp
 
 from likelihoods import discretization
 
 LOG2 = math.log(2.0)
+
+
+def distribution_dataclass(cls):
+  """``flax.struct.dataclass`` for a distribution, with its class name as a static field ``kind``.
+
+  jax 0.10's PyTreeDefs of two flax dataclasses with the same number of fields compare equal
+  whatever their classes (``Normal(loc, scale)`` and ``Laplace(loc, scale)``; their hashes
+  differ), so a ``jit`` cache could hand one distribution's compiled program to the other when
+  their hashes share a bucket: it did, intermittently, in the contract tests. The static ``kind``
+  is part of the tree's node data, which the comparison does check."""
+  cls.__annotations__ = {**cls.__dict__.get("__annotations__", {}), "kind": "str"}
+  cls.kind = flax.struct.field(pytree_node=False, default=cls.__name__)
+  return flax.struct.dataclass(cls)
 
 
 def float_dtype(*arrays) -> jnp.dtype:
@@ -45,7 +59,7 @@ def float_dtype(*arrays) -> jnp.dtype:
 class Distribution:
   """Base class: elementwise distribution over pixel values.
 
-  Subclasses are ``flax.struct.dataclass``es holding parameter arrays and implement ``log_prob``,
+  Subclasses are ``distribution_dataclass``es (flax dataclasses) holding parameter arrays and implement ``log_prob``,
   ``mean``, ``variance``, ``sample`` and, where one exists in closed form, ``cdf``, ``log_cdf``
   and ``log_survival`` (or ``log_tail``, both tails in one evaluation).
 
@@ -140,6 +154,12 @@ class Distribution:
     of X is the lower tail of -X, or of 1 - X on [0, 1]); this default evaluates both tails.
     """
     return jnp.where(upper, self.log_survival(x), self.log_cdf(x))
+
+  def kink(self) -> jax.Array | None:
+    """Where the density has a kink (its derivative jumps: a Laplace's median), per element, or
+    None if it is smooth on its support. Where the 8-bit likelihood uses the midpoint rule, it
+    splits the bin holding a kink there (``likelihoods.discretization``)."""
+    return None
 
   # How ``scale_terms`` are summarized: scale = mean(term) ** (1 / scale_power) over pixels and
   # images (2: a root mean square, as a Gaussian's sigma; 1: a plain mean, as a Laplace's b).

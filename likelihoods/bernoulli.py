@@ -33,11 +33,11 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from likelihoods.base import Distribution, Likelihood, float_dtype
+from likelihoods.base import Distribution, Likelihood, distribution_dataclass, float_dtype
 from likelihoods.continuous_bernoulli import ContinuousBernoulli, clip_logits, logits_from_mean
 
 
-@flax.struct.dataclass
+@distribution_dataclass
 class Bernoulli(Distribution):
   """Bernoulli(sigmoid(logits)), elementwise. ``log_prob`` accepts any x in [0, 1] (cross-entropy)."""
 

@@ -35,13 +35,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import betainc
 
-from likelihoods.base import Distribution, Likelihood, float_dtype
+from likelihoods.base import Distribution, Likelihood, distribution_dataclass, float_dtype
 from likelihoods.special import betaln, log_betainc
 
 DEFAULT_PIXEL_EPS = 1e-4
 
 
-@flax.struct.dataclass
+@distribution_dataclass
 class Beta(Distribution):
   """Beta(concentration1 = alpha, concentration0 = beta), elementwise, with the pixel clamp policy."""
 

@@ -65,17 +65,16 @@ Numerically delicate regions and how they are handled:
 from __future__ import annotations
 
 import flax.linen as nn
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from likelihoods import discretization as disc
-from likelihoods.base import Likelihood, PixelPmf, float_dtype
+from likelihoods.base import Likelihood, PixelPmf, distribution_dataclass, float_dtype
 
 DEFAULT_RANK = 4
 
 
-@flax.struct.dataclass
+@distribution_dataclass
 class Categorical(PixelPmf):
   """Softmax over the 256 levels per pixel, logits = features @ weight.T + bias.
 

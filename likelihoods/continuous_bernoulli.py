@@ -54,11 +54,11 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
-from likelihoods.base import LOG2, Distribution, Likelihood, float_dtype
+from likelihoods.base import LOG2, Distribution, Likelihood, distribution_dataclass, float_dtype
+from likelihoods.discretization import LOG1P_SAFE
 
 TAYLOR_WINDOW = 1.0  # |logit| below which the Taylor series replace the closed forms.
 TAYLOR_TERMS = 16  # terms of each series (both read at call/trace time, so tests can vary them).
@@ -158,7 +158,7 @@ def logits_from_mean(mean: jax.Array, num_iters: int = 30) -> jax.Array:
   return jax.lax.fori_loop(0, num_iters, newton, eta0)
 
 
-@flax.struct.dataclass
+@distribution_dataclass
 class ContinuousBernoulli(Distribution):
   """CB(sigmoid(logits)) on [0, 1], elementwise. See the module docstring for the math."""
 
@@ -224,7 +224,19 @@ class ContinuousBernoulli(Distribution):
     return ContinuousBernoulli(logits=eta).log_cdf(jnp.where(upper, 1 - x, x))
 
   def icdf(self, u):
-    """Inverse cdf F^{-1}(u) = log(1 + u (e^eta - 1)) / eta; exactly 0 at u = 0 and 1 at u = 1."""
+    """Inverse cdf F^{-1}(u) = log(1 + u (e^eta - 1)) / eta; exactly 0 at u = 0 and 1 at u = 1.
+
+    Relative accuracy in both tails of u, in three cancellation-free forms (a = |eta|):
+
+    * |eta| < 1: log1p(u expm1(eta)) / eta;
+    * eta >= 1: log1p(w) / a, w = u (e^a - 1); beyond a = 80 as softplus(log w) / a with
+      log w = log u + a + log(1 - e^-a), without forming e^a (no overflow at eta = 1e4);
+    * eta <= -1: -log1p(-u (1 - e^-a)) / a while u (1 - e^-a) < 1/4, else -log((1 - u) + u e^-a)
+      / a, a sum of positive terms (1 - u is exact for u >= 1/2, within eps/4 above 1/4).
+
+    (The former ``1 + log(u + (1 - u) e^-a) / a`` for eta >= 1 cancelled at small u: relative error
+    1e-4 at eta = 1, u = 1e-12, in float64.)
+    """
     eta = jnp.asarray(self.logits)
     u = jnp.asarray(u, float_dtype(eta, u))
     a = jnp.abs(eta)
@@ -235,13 +247,31 @@ class ContinuousBernoulli(Distribution):
     # |eta| < 1: log1p(u expm1(eta)) / eta, accurate relative to the result (log() of a number near 1
     # would lose eps / |eta|: 0.01 in float32 at eta = 1e-5).
     y_small = jnp.log1p(u * jnp.expm1(e_small)) / e_small
-    # |eta| >= 1: 1 + log(u + (1 - u) e^-a) / a (eta > 0) and -log((1 - u) + u e^-a) / a (eta < 0):
-    # sums of positive terms, no overflow, no 1 + w with w near -1.
-    e = jnp.exp(-a_big)
-    y_big = jnp.where(
-      eta > 0, 1 + jnp.log(u + (1 - u) * e) / a_big, -jnp.log((1 - u) + u * e) / a_big
+    u_safe = jnp.where(u > 0, u, 1.0)
+    one_minus_e = -jnp.expm1(-a_big)  # 1 - e^-a in [0.63, 1]
+    # eta >= 1: log1p(w) / a, w = u (e^a - 1): directly up to a = 80 (e^80 is finite in float32),
+    # beyond as softplus(log w), log w = log u + a + log(1 - e^-a) (there w < 1 only for u < e^-80).
+    a_mid = jnp.minimum(a_big, 80.0)
+    y_pos = (
+      jnp.where(
+        a_big <= 80,
+        jnp.log1p(u * jnp.expm1(a_mid)),
+        jax.nn.softplus(jnp.log(u_safe) + a_big + jnp.log(one_minus_e)),
+      )
+      / a_big
     )
-    y = jnp.where(small, y_small, y_big)
+    # eta <= -1: -log(1 - u (1 - e^-a)) / a, by log1p where the argument is small, else as a sum.
+    v = u * one_minus_e
+    low = v < LOG1P_SAFE  # (XLA's float64 log1p is inaccurate on (-0.5, -0.3))
+    y_neg = (
+      -jnp.where(
+        low,
+        jnp.log1p(-jnp.where(low, v, 0.0)),
+        jnp.log((1 - u) + u * jnp.exp(-a_big)),
+      )
+      / a_big
+    )
+    y = jnp.where(small, y_small, jnp.where(eta > 0, y_pos, y_neg))
     y = jnp.where(tiny, u - eta * u * (u - 1) / 2, y)
     return jnp.where(u <= 0, 0.0, jnp.where(u >= 1, 1.0, jnp.clip(y, 0.0, 1.0)))
 

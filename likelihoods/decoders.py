@@ -10,9 +10,9 @@ Decoder(name='gaussian_shared', module=<class 'likelihoods.gaussian.GaussianLike
 >>> decoders.with_role("learned_sigma")
 ('gaussian_shared', 'gaussian_per_pixel', 'gaussian_decoder', 'gaussian_optimal')
 
-The Gaussian decoders are one per sigma mode of ``likelihoods.gaussian.SIGMA_MODES``. *Roles* say
+The Gaussian and the Laplace decoders are one per scale mode of ``likelihoods.scales.SCALE_MODES``. *Roles* say
 what a decoder stands for in the study's findings (``bce``: the tutorials' binary cross-entropy;
-``mse``: "MSE", a Gaussian with sigma^2 = 1/2; ``learned_sigma``; ``shared_sigma``; ``native_8bit``: a pmf on the 256 pixel levels, not a
+``mse``: "MSE", a Gaussian with sigma^2 = 1/2; ``mae``: "MAE", a Laplace with b = 1; ``learned_sigma``; ``shared_sigma``; ``native_8bit``: a pmf on the 256 pixel levels, not a
 density on [0, 1]), so no code
 outside ``likelihoods/`` compares names.
 
@@ -36,8 +36,9 @@ from likelihoods.categorical import CategoricalLikelihood
 from likelihoods.continuous_bernoulli import ContinuousBernoulliLikelihood
 from likelihoods.discretized_logistic import DiscretizedLogisticLikelihood
 from likelihoods.gaussian import SIGMA_MODES, GaussianLikelihood
+from likelihoods.laplace import SCALE_MODES, LaplaceLikelihood
 
-ROLES = ("bce", "mse", "learned_sigma", "shared_sigma", "native_8bit")
+ROLES = ("bce", "mse", "mae", "learned_sigma", "shared_sigma", "native_8bit")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +73,17 @@ _GAUSSIAN = {
 }
 assert tuple(_GAUSSIAN) == SIGMA_MODES, "one Gaussian decoder per sigma mode"
 
+# (description, roles, in the study's grid): the study runs the fixed ("MAE"), shared and optimal
+# scales; per pixel and from the decoder are there for single runs and sweeps.
+_LAPLACE = {
+  "fixed": ("Laplace, b = 1 fixed: 'MAE' (summed absolute error)", ("mae",), True),
+  "shared": ("Laplace, one learned scale b", (), True),
+  "per_pixel": ("Laplace, a learned scale per pixel", (), False),
+  "decoder": ("Laplace, scale per pixel output by the decoder", (), False),
+  "optimal": ("Laplace, b = batch mean absolute error (its ML scale)", (), True),
+}
+assert tuple(_LAPLACE) == SCALE_MODES, "one Laplace decoder per scale mode"
+
 TABLE = (
   Decoder(
     "bernoulli", BernoulliLikelihood, {}, "Bernoulli: binary cross-entropy on grey pixels", ("bce",)
@@ -88,6 +100,10 @@ TABLE = (
     )
     for mode, (description, roles) in _GAUSSIAN.items()
   ),  # fmt: skip
+  *(
+    Decoder(f"laplace_{mode}", LaplaceLikelihood, {"scale": mode}, description, roles, study)
+    for mode, (description, roles, study) in _LAPLACE.items()
+  ),
   Decoder("beta", BetaLikelihood, {}, "Beta, alpha and beta from the decoder"),
   Decoder(
     "discretized_logistic",

@@ -85,12 +85,11 @@ from __future__ import annotations
 
 import math
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from likelihoods import discretization as disc
-from likelihoods.base import Likelihood, PixelPmf, float_dtype
+from likelihoods.base import Likelihood, PixelPmf, distribution_dataclass, float_dtype
 from likelihoods.gaussian import soft_clip_log_sigma
 
 # log d below which log(1 - e^-d) = log d - d/2 (error d^2/24 < 1e-18): d itself may underflow.
@@ -104,7 +103,7 @@ def log_one_minus_exp_neg(log_d):
   return jnp.where(tiny, log_d - jnp.exp(log_d) / 2, disc.log1mexp(-d))
 
 
-@flax.struct.dataclass
+@distribution_dataclass
 class DiscretizedLogistic(PixelPmf):
   """Mixture of K discretized logistics on the 8-bit levels, elementwise over the batch.
 

@@ -10,16 +10,11 @@ Mean :math:`\mu`, variance :math:`\sigma^2`. With :math:`\sigma^2 = 1/2` the neg
 log-likelihood of an image is exactly the summed squared error plus
 :math:`\tfrac D2 \log \pi`: the "MSE" model is a Gaussian with a fixed sigma.
 
-Sigma modes of ``GaussianLikelihood`` (the ``sigma`` option):
-
-* ``fixed``: sigma given (``fixed_sigma``, default sqrt(1/2)), nothing learned.
-* ``shared``: one learned log sigma for all pixels.
-* ``per_pixel``: a learned log sigma per pixel, independent of z.
-* ``decoder``: the decoder outputs a second channel, log sigma per pixel (depends on z).
-* ``optimal``: during training sigma^2 = the batch mean squared error over all examples and pixels,
-  the maximum-likelihood sigma for the batch (sigma-VAE's analytic solution); a debiased running
-  average of it (collection ``likelihood_stats``) is the sigma used for evaluation, so a test
-  image's likelihood never depends on the other test images.
+Sigma modes of ``GaussianLikelihood`` (the ``sigma`` option; ``likelihoods.scales``, shared with the
+Laplace): ``fixed`` (``fixed_sigma``, default sqrt(1/2)), ``shared``, ``per_pixel``, ``decoder``
+and ``optimal`` (sigma^2 = the batch mean squared error over all examples and pixels, the
+maximum-likelihood sigma for the batch: sigma-VAE's analytic solution; a debiased running average
+of it evaluates).
 
 Numerically delicate regions: **sigma collapse**. Every log sigma but ``fixed``'s (learned, decoder
 output, and ``optimal``'s, as in sigma-VAE's code) passes through the sigma-VAE soft lower bound
@@ -35,19 +30,19 @@ from __future__ import annotations
 import math
 
 import flax.linen as nn
-import flax.struct
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import log_ndtr, ndtr, ndtri
 
-from likelihoods.base import Distribution, Likelihood, float_dtype
+from likelihoods import scales
+from likelihoods.base import Distribution, Likelihood, distribution_dataclass, float_dtype
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-SIGMA_MODES = ("fixed", "shared", "per_pixel", "decoder", "optimal")
+SIGMA_MODES = scales.SCALE_MODES
 MEAN_ACTIVATIONS = ("sigmoid", "identity")
 
 
-@flax.struct.dataclass
+@distribution_dataclass
 class Normal(Distribution):
   """Normal(loc, scale), elementwise.
 
@@ -109,9 +104,7 @@ class Normal(Distribution):
     return self.loc + self.scale * ndtri(jnp.asarray(u, float_dtype(self.loc, self.scale, u)))
 
 
-def soft_clip_log_sigma(v: jax.Array, log_sigma_min: float) -> jax.Array:
-  """sigma-VAE's soft lower bound: min + softplus(v - min) > min, ~v when v >> min."""
-  return log_sigma_min + jax.nn.softplus(v - log_sigma_min)
+soft_clip_log_sigma = scales.soft_clip_log_scale
 
 
 class GaussianLikelihood(Likelihood):
@@ -149,43 +142,15 @@ class GaussianLikelihood(Likelihood):
     if self.mean not in MEAN_ACTIVATIONS:
       raise ValueError(f"gaussian: mean={self.mean!r} is not one of {MEAN_ACTIVATIONS}")
     loc = self._loc(raw)
-    event_shape = raw.shape[raw.ndim - 1 - self.event_ndims : -1]
-    if self.sigma == "fixed":
-      if not self.fixed_sigma > 0:
-        raise ValueError(f"gaussian: fixed_sigma={self.fixed_sigma} must be > 0")
-      log_sigma = jnp.full((), math.log(self.fixed_sigma), loc.dtype)
-    elif self.sigma == "shared":
-      log_sigma = self.param("log_sigma", nn.initializers.constant(self.init_log_sigma), ())
-    elif self.sigma == "per_pixel":
-      log_sigma = self.param(
-        "log_sigma", nn.initializers.constant(self.init_log_sigma), event_shape
-      )
-    elif self.sigma == "decoder":
-      log_sigma = raw[..., 1]
-    else:  # optimal
-      log_sigma = self._optimal_log_sigma(loc, x, train)
-    if self.sigma != "fixed":
-      log_sigma = soft_clip_log_sigma(log_sigma, self.log_sigma_min)
-    log_sigma = jnp.asarray(log_sigma, loc.dtype)
+    if self.sigma == "fixed" and not self.fixed_sigma > 0:
+      raise ValueError(f"gaussian: fixed_sigma={self.fixed_sigma} must be > 0")
+    log_sigma = scales.log_scale(
+      self, self.sigma, loc, raw, x, train=train, fixed=self.fixed_sigma,
+      init=self.init_log_sigma, floor=self.log_sigma_min, momentum=self.stats_momentum, power=2,
+      names=("log_sigma", "mse"),
+    )  # fmt: skip
     # log_scale: the log-likelihood stays finite where exp(log sigma) overflows (decoder output 1e4).
     return Normal(loc=loc, scale=jnp.exp(log_sigma), log_scale=log_sigma)
-
-  def _optimal_log_sigma(self, loc, x, train):
-    # Debiased running average of the batch MSE: sigma^2_eval = ema / weight.
-    ema = self.variable("likelihood_stats", "mse_ema", lambda: jnp.zeros((), jnp.float32))
-    weight = self.variable("likelihood_stats", "mse_weight", lambda: jnp.zeros((), jnp.float32))
-    if train:
-      if x is None:
-        raise ValueError("gaussian(sigma='optimal') needs the data x to compute sigma in training")
-      mse = jnp.mean(jnp.square(jnp.asarray(x, loc.dtype) - loc))
-      if not self.is_initializing():
-        m = self.stats_momentum
-        ema.value = m * ema.value + (1 - m) * jax.lax.stop_gradient(mse).astype(jnp.float32)
-        weight.value = m * weight.value + (1 - m)
-      # max(): sigma^2 = 0 (a perfect batch) would give log 0 and a NaN gradient through the clip.
-      return 0.5 * jnp.log(jnp.maximum(mse, jnp.finfo(loc.dtype).tiny))
-    running = jnp.where(weight.value > 0, ema.value / jnp.maximum(weight.value, 1e-12), 1.0)
-    return 0.5 * jnp.log(running).astype(loc.dtype)
 
   def display(self, raw):
     return self._loc(raw)

@@ -4,8 +4,9 @@ Built from the decoder table (``likelihoods.decoders.TABLE``): a module is regis
 decoders that use it, so adding a decoder is its module and its table row.
 
 >>> import likelihoods
->>> likelihoods.available()
-('bernoulli', 'beta', 'categorical', 'continuous_bernoulli', 'discretized_logistic', 'gaussian')
+>>> likelihoods.available()  # doctest: +NORMALIZE_WHITESPACE
+('bernoulli', 'beta', 'categorical', 'continuous_bernoulli', 'discretized_logistic', 'gaussian',
+ 'laplace')
 >>> lik = likelihoods.get("gaussian", sigma="optimal")
 """
 

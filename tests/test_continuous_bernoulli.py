@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import mpmath
 import numpy as np
+import pytest
 
 import likelihoods
 import likelihoods.continuous_bernoulli as cb
@@ -170,6 +171,21 @@ def test_cdf_edges_and_inverse(dtype):
   )
   # The inverse is well conditioned where the density is not tiny: F(F^-1(u)) = u.
   np.testing.assert_allclose(round_trip, np.broadcast_to(u, (8, 99)), rtol=0, atol=4 * eps(dtype))
+
+
+@pytest.mark.parametrize("eta", [1.0, -1.0, 1.5, -3.0, 10.0, -10.0, 80.0, 100.0, -100.0, 1e4, -1e4])
+def test_icdf_relative_accuracy_in_both_tails_of_u(eta):
+  """F^-1(u) relative to mpmath at 50 digits, float64, u from 1e-300 to 1 - 1e-12, where
+  |logit| >= 1 (the former eta >= 1 form cancelled at small u: 1e-4 relative at eta = 1,
+  u = 1e-12; 1e-8 at eta = 10). The bound is eps times the size of log u, what rounding u costs."""
+  us = np.array([1e-300, 1e-30, 1e-12, 1e-6, 0.1, 0.3, 0.5, 0.7, 0.999, 1 - 1e-12])
+  with jax.enable_x64(True):
+    y = np.asarray(jax.jit(lambda e, u: ContinuousBernoulli(e).icdf(u))(jnp.float64(eta), us))
+  ref = np.array([oracle(mp_icdf, eta, u) for u in us])
+  rel = np.abs(y / ref - 1)
+  print(f"CB icdf eta={eta}: worst relative error {rel.max():.1e}")
+  bound = eps(np.float64) * (4 + np.abs(np.log(us)))
+  assert np.all(rel <= bound), (us[rel > bound], rel[rel > bound])
 
 
 def test_taylor_window_accuracy(dtype):

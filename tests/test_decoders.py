@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import pytest
 
 import likelihoods
-from experiments.configs import default, gaussian
+from experiments.configs import default, gaussian, laplace
 from experiments.configs import study as study_configs
 from likelihoods import decoders
 from likelihoods.gaussian import SIGMA_MODES
@@ -34,6 +34,7 @@ def test_one_gaussian_decoder_per_sigma_mode():
 def test_roles():
   assert decoders.with_role("bce") == ("bernoulli",)
   assert decoders.with_role("mse") == ("gaussian_fixed",)
+  assert decoders.with_role("mae") == ("laplace_fixed",)
   assert decoders.with_role("shared_sigma") == ("gaussian_shared",)
   assert set(decoders.with_role("learned_sigma")) == {
     "gaussian_shared",
@@ -46,9 +47,15 @@ def test_roles():
     decoders.with_role("fancy")
 
 
+def test_one_laplace_decoder_per_scale_mode():
+  laplaces = [d for d in decoders.DECODERS.values() if d.likelihood == "laplace"]
+  assert [d.options["scale"] for d in laplaces] == list(SIGMA_MODES)
+  assert [d.name for d in laplaces] == [f"laplace_{m}" for m in SIGMA_MODES]
+
+
 def test_unknown_decoder_lists_the_table():
-  with pytest.raises(ValueError, match="unknown decoder 'laplace'.*gaussian_optimal"):
-    decoders.get("laplace")
+  with pytest.raises(ValueError, match="unknown decoder 'cauchy'.*gaussian_optimal"):
+    decoders.get("cauchy")
 
 
 def test_name_of_inverts_the_table_with_defaults_filled_in():
@@ -65,6 +72,11 @@ def test_configs_take_their_decoders_from_the_table():
     assert decoders.name_of(c.likelihood, dict(c.likelihood_options)) == f"gaussian_{mode}"
   with pytest.raises(ValueError, match="'sigma2'.*fixed"):
     gaussian.get_config("sigma2")
+  for mode in SIGMA_MODES:
+    c = laplace.get_config(mode)
+    assert decoders.name_of(c.likelihood, dict(c.likelihood_options)) == f"laplace_{mode}"
+  with pytest.raises(ValueError, match="laplace config variant 'wide'.*fixed"):
+    laplace.get_config("wide")
   c = default.for_decoder("continuous_bernoulli")
   assert (c.likelihood, dict(c.likelihood_options)) == (
     "continuous_bernoulli",
@@ -85,7 +97,13 @@ def test_the_study_takes_its_decoders_from_the_table():
   native = set(decoders.with_role("native_8bit"))
   assert set(study_configs.NATIVE_8BIT_DECODERS) == native & set(decoders.in_study())
   assert not set(study_configs.CONTINUOUS_DECODERS) & native
-  assert set(decoders.names()) - set(decoders.in_study()) == {"gaussian_decoder"}
+  assert set(decoders.names()) - set(decoders.in_study()) == {
+    "gaussian_decoder",
+    "laplace_per_pixel",
+    "laplace_decoder",
+  }
+  # F13's three Laplace decoders, F7's "MAE" among them
+  assert {"laplace_fixed", "laplace_shared", "laplace_optimal"} <= set(decoders.in_study())
 
 
 def test_mse_is_a_gaussian_with_sigma_squared_one_half():
@@ -105,6 +123,25 @@ def test_mse_is_a_gaussian_with_sigma_squared_one_half():
     nll = -np.asarray(jnp.sum(dist.log_prob(x), (-2, -1)))
     sse = np.asarray(jnp.sum((x - mean) ** 2, (-2, -1)))
   np.testing.assert_allclose(nll, sse + 392 * math.log(math.pi), rtol=1e-13)
+
+
+def test_mae_is_a_laplace_with_scale_one():
+  """The identity behind "MAE" (F7): for the ``mae`` decoder, -log p(x | mean) = sum |x - mean| +
+  D log 2 exactly, so its ELBO is the summed L1 loss plus the KL (a beta-VAE on L1 with beta = b)."""
+  import math
+
+  import numpy as np
+
+  (name,) = decoders.with_role("mae")
+  lik = decoders.get(name).build()
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(0, 1, (3, 28, 28)))
+    mean = jnp.asarray(rng.uniform(0, 1, (3, 28, 28)))
+    dist = lik.at_prediction(mean, 0.1)  # fixed: the scale is its own, not the one given
+    nll = -np.asarray(jnp.sum(dist.log_prob(x), (-2, -1)))
+    sae = np.asarray(jnp.sum(jnp.abs(x - mean), (-2, -1)))
+  np.testing.assert_allclose(nll, sae + 784 * math.log(2), rtol=1e-13)
 
 
 def test_a_learned_scale_reports_its_optimum_given_the_means():

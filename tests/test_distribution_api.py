@@ -87,3 +87,26 @@ def test_a_density_stands_in_for_itself_and_has_no_readings():
   assert Beta.readings == {}
   with pytest.raises(ValueError, match="Beta has no reading 'cb_lambda'"):
     d.reading("cb_lambda")
+
+
+def test_distributions_of_different_classes_never_share_a_compiled_program():
+  """jax 0.10 compares two flax dataclasses' tree structures as equal whatever their classes when
+  their fields line up (Normal and Laplace: loc, scale, log_scale); a jit cache could then run one
+  distribution's program on the other. ``distribution_dataclass`` puts the class in the
+  structure: every pair of registered distribution classes differs, and one jitted function gives
+  each its own values, whichever ran first."""
+  one = jnp.ones(3)
+  normal = likelihoods.Normal(one, one, log_scale=0 * one)
+  laplace = likelihoods.Laplace(one, one, log_scale=0 * one)
+  assert jax.tree_util.tree_structure(normal) != jax.tree_util.tree_structure(laplace)
+  for c in {likelihoods.get(n).distribution_type for n in likelihoods.available()}:
+    assert c.__dataclass_fields__["kind"].default == c.__name__, c
+
+  @jax.jit
+  def variance(d):
+    return d.variance()
+
+  for first, second in ((normal, laplace), (laplace, normal)):
+    jax.clear_caches()
+    np.testing.assert_array_equal(variance(first), first.variance())
+    np.testing.assert_array_equal(variance(second), second.variance())

@@ -63,6 +63,7 @@ from likelihoods import (
   ContinuousBernoulli,
   DiscretizedLogistic,
   Distribution,
+  Laplace,
   Normal,
   PixelPmf,
   decoders,
@@ -224,6 +225,21 @@ _EXAMPLES = (
     "log_scale",
     {"loc": [0.2, 0.7, 0.5], "scale": np.exp([-6.0, 0.0, 3.0]), "log_scale": [-6.0, 0.0, 3.0]},
   ),
+  # Medians on multiples of the grid's step (the density's kink on a panel edge: ``_edges``).
+  Example(
+    Laplace,
+    "small_scale",
+    {"loc": [0.5, 0.296875, 0.0, -(2.0**-8), 0.0], "scale": [0.0025, 1e-3, 0.3, 0.05, 1.0]},
+  ),
+  Example(
+    Laplace, "wide_and_far", {"loc": [-5.0, 1e4, -30.0, 0.625], "scale": [30.0, 2.0, 7.0, 0.2]}
+  ),
+  # As LaplaceLikelihood builds it: with log_scale (its floor -6, 0 and 3).
+  Example(
+    Laplace,
+    "log_scale",
+    {"loc": [0.25, 0.75, 0.5], "scale": np.exp([-6.0, 0.0, 3.0]), "log_scale": [-6.0, 0.0, 3.0]},
+  ),
   Example(
     Beta,
     "moderate",
@@ -275,6 +291,7 @@ DECLARED = {
   Bernoulli: ("binary", False),
   ContinuousBernoulli: ("unit_interval", True),
   Normal: ("real", True),
+  Laplace: ("real", True),
   Beta: ("unit_interval", True),
   DiscretizedLogistic: ("unit_interval", False),
   Categorical: ("unit_interval", False),
@@ -349,17 +366,20 @@ def _log_sum(log_terms: np.ndarray) -> np.ndarray:
 def _edges(d, dtype, mean, var) -> np.ndarray:
   """Panel edges [P + 1, n]: on [0, 1] dyadic toward 0 (to 2^-61) and toward 1 (to 2^-(U+1),
   U = 43 in float64 and 14 in float32: the nodes' spacing there is the dtype's), on the real line
-  mean +- 40 sd in steps of 128 h, h a power of 2 in (sd/64, sd/32]; each in SUBPANELS."""
+  mean +- 40 sd in steps of 128 h from the mean rounded to a multiple of h, h a power of 2 in
+  (sd/64, sd/32]; each in SUBPANELS."""
   n = d.batch_shape[0]
   if d.support == "unit_interval":
     upper = 43 if dtype == np.float64 else 14
     edges = [2.0**-k for k in range(61, 0, -1)] + [1 - 2.0**-k for k in range(2, upper + 2)]
     edges = np.array(edges)[:, None] * np.ones(n)
   else:
+    # Centred on the mean rounded to a multiple of h, so that a kink there (a Laplace's median)
+    # is a panel edge when the mean is such a multiple (the examples' are).
     s = np.sqrt(var)
     h = 2.0 ** np.floor(np.log2(s / 32))
-    edges = np.floor((mean - 40 * s) / h) * h + np.arange(41)[:, None] * 128 * h
-    assert np.all(edges[-1] >= mean + 40 * s)
+    edges = np.round(mean / h) * h + (np.arange(43)[:, None] - 21) * 128 * h
+    assert np.all(edges[0] <= mean - 40 * s) and np.all(edges[-1] >= mean + 40 * s)
   step = (edges[1:] - edges[:-1])[:, None] / SUBPANELS
   fine = edges[:-1, None] + step * np.arange(SUBPANELS)[:, None]
   return np.concatenate([fine.reshape(-1, n), edges[-1:]])

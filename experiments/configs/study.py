@@ -11,8 +11,9 @@ Variants (``study.py:<variant>``):
 * ``cpu`` (default): the command above; a real but short study for a 2-core CPU: the CB paper's
   architecture on all 60,000 dequantized training images, 20 epochs (9,380 steps), 3 seeds (2 for
   the logistic mixture, 1 for the categorical); evaluation on 2,000 test images with K = 100.
-  About 75 minutes on a 2-core CPU for the seven continuous decoders (7-9 each, Beta 25) and 75
-  more for the two 8-bit ones. Expected: experiments/results/study_cpu/REPORT.md (common bits/dim
+  About 75 minutes on a 2-core CPU for the seven continuous decoders of the committed run (7-9
+  each, Beta 25), about 25 more for the three Laplace decoders added since (an estimate), and 75
+  for the two 8-bit ones. Expected: experiments/results/study_cpu/REPORT.md (common bits/dim
   1.24 for the categorical, 1.99 for Beta, 2.02 for the continuous Bernoulli), with 5 of the 7
   continuous runs flagged not converged; timings and why: experiments/results/study_cpu/NOTES.md.
 * ``paper``: ``--config experiments/configs/study.py:paper``; the continuous-Bernoulli paper's

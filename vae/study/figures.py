@@ -17,19 +17,25 @@ from likelihoods import decoders
 from vae import images
 from vae.evaluation import figures as eval_figures
 
-TARGETS = (0.2, 0.5, 0.8)
+# Near-binary targets (91% of MNIST's pixels lie within 0.1 of 0 or 1) and grey ones.
+TARGETS = (0.02, 0.2, 0.5, 0.98)
 
 
 LOSS_GEOMETRY_CAPTION = (
-  "Per-pixel negative log-likelihood (top) and its derivative (bottom) against the prediction p "
-  "for three targets, one curve per decoder of the table (decoders whose curves coincide share "
-  "one); the dot marks each minimum. BCE's minimum is at the target but its loss is asymmetric "
-  "and its gradient (p - x)/(p(1 - p)) grows without bound toward 0 and 1; the continuous "
-  "Bernoulli's minimum over lambda is not the target (its mean's is); a Gaussian's gradient is "
-  "linear in the error with slope 1/sigma^2; the 8-bit discretized logistic (as the density 256 "
-  "P(bin)) is quadratic near the target and linear away from it, its slope bounded by 1/s: a "
-  "robust loss. Learned scales are drawn at the shared learned sigma of the study where it has "
-  "one (0.1 otherwise); the Beta at alpha + beta = 10."
+  "Per-pixel negative log-likelihood (top), its derivative in the prediction p (middle) and in "
+  "the logit of p, what a sigmoid output layer receives (bottom; both symlog), against p for two "
+  "near-binary targets (0.02, 0.98) and two grey ones (0.2, 0.5); one curve per decoder of the "
+  "table (decoders whose curves coincide share one; the dot marks each minimum). BCE (bernoulli) "
+  "is minimised at the target but is asymmetric around a grey one (F2), and its derivative "
+  "(p - x)/(p(1 - p)) grows without bound toward 0 and 1, while in the logit it is exactly p - x: "
+  "linear in the error for every target, bounded by 1 (F5, F6). MSE (gaussian_fixed, sigma^2 = "
+  "1/2) has derivative 2(p - x) in p and 2(p - x) p(1 - p) in the logit, which vanishes where the "
+  "sigmoid saturates (F6); MAE (laplace_fixed, b = 1) has derivative sign(p - x): the same pull "
+  "for every error size, so near-binary pixels and mid-tones are pulled alike. The continuous "
+  "Bernoulli's minimum over lambda is not the target (its mean's is). Learned scales are drawn at "
+  "the study's shared learned sigma where it has one (0.1 otherwise), the Laplace's b at the same "
+  "value; the Beta at alpha + beta = 10; the 8-bit discretized logistic as the density 256 "
+  "P(bin): quadratic near the target, linear away from it (slope at most 1/s)."
 )
 
 
@@ -56,34 +62,41 @@ def loss_geometry_curves(scale: float) -> dict:
 
 
 def loss_geometry_figure(path: str, scale_learned: float | None = None) -> None:
-  """Per-pixel NLL and its derivative against the prediction, for targets 0.2, 0.5, 0.8, for
-  every decoder of the table that has a single prediction (``loss_geometry_curves``)."""
+  """Per-pixel NLL and its derivatives in the prediction and in its logit, against the
+  prediction, for the targets ``TARGETS``, for every decoder of the table that has a single
+  prediction (``loss_geometry_curves``)."""
   plt = eval_figures.pyplot()
   p = jnp.linspace(1e-3, 1 - 1e-3, 999)
   scale = scale_learned or 0.1
   curves = loss_geometry_curves(scale)
-  fig, axes = plt.subplots(2, len(TARGETS), figsize=(13, 6.5), sharex=True)
+  fig, axes = plt.subplots(3, len(TARGETS), figsize=(4 * len(TARGETS), 9), sharex=True)
   for j, target in enumerate(TARGETS):
     for label, (lik, _) in curves.items():
       nll = lambda q, lik=lik: -lik.at_prediction(q, scale).log_prob(target)
-      f = jax.vmap(nll)
-      g = jax.vmap(jax.grad(nll))
-      values, grads = np.asarray(f(p)), np.asarray(g(p))
-      (line,) = axes[0, j].plot(p, values, label=label)
+      values = np.asarray(jax.vmap(nll)(p))
+      grads = np.asarray(jax.vmap(jax.grad(nll))(p))
+      (line,) = axes[0, j].plot(p, values, label=label, lw=1)
       k = int(np.argmin(values))
       axes[0, j].plot(p[k], values[k], "o", color=line.get_color(), ms=4)
-      axes[1, j].plot(p, grads, color=line.get_color())
-    axes[0, j].axvline(target, color="k", lw=0.6, ls="--")
-    axes[1, j].axvline(target, color="k", lw=0.6, ls="--")
-    axes[1, j].axhline(0, color="k", lw=0.6)
+      axes[1, j].plot(p, grads, color=line.get_color(), lw=1)
+      # d/d logit = d/dp * p (1 - p): what a sigmoid output layer passes back.
+      axes[2, j].plot(p, grads * np.asarray(p * (1 - p)), color=line.get_color(), lw=1)
+    for ax in axes[:, j]:
+      ax.axvline(target, color="k", lw=0.6, ls="--")
+    for ax in axes[1:, j]:
+      ax.axhline(0, color="k", lw=0.6)
+      ax.set_yscale("symlog", linthresh=1.0)
     axes[0, j].set(title=f"target x = {target}", ylim=(-4, 8))
-    axes[1, j].set(xlabel="prediction p", ylim=(-40, 40))
+    axes[1, j].set(ylim=(-1e3, 1e3))
+    axes[2, j].set(xlabel="prediction p", ylim=(-30, 30))
   axes[0, 0].set_ylabel("per-pixel NLL (nats); dot = minimum")
   axes[1, 0].set_ylabel("d NLL / d p")
-  axes[0, 0].legend(fontsize=6)
+  axes[2, 0].set_ylabel("d NLL / d logit(p)")
+  handles, labels = axes[0, 0].get_legend_handles_labels()
+  fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
   fig.suptitle(f"learned scales drawn at {scale:.3g}", fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fig.tight_layout(rect=(0, 0.06, 1, 1))
+  fig.savefig(path, dpi=100)
   plt.close(fig)
 
 
