@@ -261,3 +261,57 @@ def test_tfds_download_path(mnist_dir, tmp_path):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
   def log_message(self, *args):
     pass
+
+
+# --------------------------------------------------------------------------- validation split
+
+
+def test_validation_indices_are_seeded_sorted_and_of_the_right_size():
+  a = data.validation_indices(60000, 5000, 0)
+  assert len(a) == 5000 and np.all(np.diff(a) > 0)
+  np.testing.assert_array_equal(a, data.validation_indices(60000, 5000, 0))
+  assert not np.array_equal(a, data.validation_indices(60000, 5000, 1))
+  assert not np.array_equal(a, np.arange(5000))  # a random subset, not the first images
+  assert len(data.validation_indices(60000, 0, 0)) == 0
+
+
+@pytest.mark.e2e
+def test_the_validation_images_are_held_out_of_training(mnist_dir):
+  from tests.helpers import tiny_config
+
+  c = tiny_config()
+  c.data.protocol, c.data.train_size, c.data.validation_size = "continuous", 0, 1000
+  train = data.training_images(c)
+  held = data.validation_images(c)
+  assert held.shape == (1000, 28, 28) and train.shape == (59000, 28, 28)
+  everything, _ = data.split(c, "train")
+  index = data.validation_indices(60000, 1000, 0)
+  np.testing.assert_array_equal(held, everything[index])
+  keep = np.setdiff1d(np.arange(60000), index)
+  np.testing.assert_array_equal(train, everything[keep])  # prepared as uint8 unchanged
+  c.data.train_size = 500
+  np.testing.assert_array_equal(data.training_images(c), everything[keep[:500]])
+  c.data.train_size = 59001
+  with pytest.raises(ValueError, match="data.train_size=59001 must be in \\[0, 59000\\]"):
+    data.training_images(c)
+  c.data.validation_size = 0
+  assert data.validation_images(c) is None
+
+
+@pytest.mark.e2e
+def test_a_run_with_a_validation_split_logs_its_curve_on_it(mnist_dir, tmp_path):
+  """The per-epoch rows hold "validation" (the held-out training images), never "test": the
+  test set is left to the final evaluation."""
+  from tests.helpers import tiny_config
+  from vae import training
+  from vae import workdir as wd
+
+  c = tiny_config()
+  c.data.validation_size = 100
+  training.train_and_evaluate(c, str(tmp_path))
+  rows = wd.read_metrics(str(tmp_path))
+  assert all("validation" in r and "test" not in r for r in rows)
+  assert wd.held_out_rows(rows)[-1]["epoch"] == c.num_epochs
+  c.data.validation_size = -1
+  with pytest.raises(ValueError, match="data.validation_size=-1 must be a whole number"):
+    training.train_and_evaluate(c, str(tmp_path / "bad"))

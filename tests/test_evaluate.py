@@ -14,7 +14,8 @@ import vae
 from tests import helpers
 from tests.helpers import run, tiny_config
 from vae import evaluation, objective
-from vae.evaluation import discretized, evaluator, latents, measures, scores
+from vae import workdir as wd
+from vae.evaluation import discretized, evaluator, latents, measures, per_image, scores
 from vae.evaluation.intensity import intensity_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -145,6 +146,11 @@ def test_end_to_end_evaluation_of_a_tiny_run(trained, monkeypatch):
     "recon_mse",
     "shift_toward_half",
     "sharpness_ratio",
+    "elbo_kl",
+    "calibration_toward_half",
+    "calibration_toward_half_grey",
+    "error_extremes_abs",
+    "error_midtones_abs",
   ):
     assert np.isfinite(head[name]["mean"]), name
     assert len(head[name]["per_seed"]) == 2
@@ -162,6 +168,7 @@ def test_end_to_end_evaluation_of_a_tiny_run(trained, monkeypatch):
     assert os.path.exists(os.path.join(trained, "eval", "epoch_0002", name)), name
   assert json.load(open(os.path.join(trained, "eval.json")))["epoch"] == 2
   assert {p: os.path.getmtime(os.path.join(ckpt_dir, p)) for p in os.listdir(ckpt_dir)} == before
+  _check_per_image(trained, result)
   # The same settings again: the stored result, not a recomputation.
   again = evaluation.evaluate_workdir(trained, None, tiny_eval_config())
   assert again["seconds"] == result["seconds"]
@@ -193,12 +200,77 @@ def test_end_to_end_evaluation_of_a_tiny_run(trained, monkeypatch):
   monkeypatch.setattr(evaluator, "MEASURES_VERSION", evaluator.MEASURES_VERSION + 1)
   redone = evaluation.evaluate_workdir(trained, None, other)
   assert redone["measures_version"] == evaluator.MEASURES_VERSION
-  assert len([f for f in os.listdir(epoch_dir) if f.startswith("kept-")]) == 2
+  kept = sorted(f for f in os.listdir(epoch_dir) if f.startswith("kept-"))
+  assert len(kept) == 2
+  assert os.path.exists(os.path.join(epoch_dir, kept[-1], per_image.FILE))  # kept with its JSON
+  # An eval.json of version 4 (no per_image.npz, the first test images) is redone, not reused.
+  monkeypatch.undo()
+  old = json.load(open(os.path.join(epoch_dir, "eval.json")))
+  old["measures_version"] = 4
+  del old["per_image"], old["test_set"], old["eval_config"]["test_subset_seed"]
+  wd.write_json(os.path.join(epoch_dir, "eval.json"), old)
+  os.remove(os.path.join(epoch_dir, per_image.FILE))
+  redone = evaluation.evaluate_workdir(trained, None, other)
+  assert redone["measures_version"] == evaluator.MEASURES_VERSION == 5
+  assert redone["seconds"] != old["seconds"]
+  assert len([f for f in os.listdir(epoch_dir) if f.startswith("kept-")]) == 3
+  _check_per_image(trained, redone)
   # Evaluating an older epoch does not replace WORKDIR/eval.json, the latest epoch's.
   older = evaluation.evaluate_workdir(trained, 1, other)
   assert older["epoch"] == 1
   assert json.load(open(os.path.join(trained, "eval.json")))["epoch"] == 2
   assert evaluation.evaluate_workdir(trained, None, other)["seconds"] == redone["seconds"]
+  # WORKDIR/per_image.npz stays the latest epoch's, as eval.json does
+  _check_per_image(trained, redone)
+
+
+def _check_per_image(workdir: str, result: dict) -> None:
+  """per_image.npz of ``result`` (a tiny evaluation: 2 seeds, 200 test images): in the epoch's
+  folder and published in WORKDIR, [seeds, images] arrays whose means are eval.json's, the random
+  test subset's indices; and no array in eval.json."""
+  epoch_dir = os.path.join(workdir, "eval", f"epoch_{result['epoch']:04d}")
+  values = per_image.load(workdir)
+  assert set(values) == set(per_image.load(epoch_dir))
+  indices = values["test_indices"]
+  assert indices.shape == (200,) and (np.diff(indices) > 0).all() and indices[-1] < 10_000
+  assert not np.array_equal(indices, np.arange(200))  # a random subset, not the first images
+  np.testing.assert_array_equal(indices, evaluator.test_indices(10_000, 200, 0))
+  assert result["test_set"]["size"] == 200 and result["test_set"]["of"] == 10_000
+  for name in (
+    "elbo",
+    "elbo/kl",
+    "iw_log_likelihood",
+    "common/log_likelihood",
+    "discretized/nll",
+    "discretized/log_likelihood",
+    "intensity/mse",
+    "intensity/sharpness_ratio",
+    "intensity/calibration_toward_half",
+    "intensity/calibration_toward_half_grey",
+    "intensity/error_extremes_abs",
+    "intensity/error_midtones_abs",
+    "intensity/display/calibration_toward_half",
+  ):
+    assert values[name].shape == (2, 200) and values[name].dtype == np.float32, name
+  assert result["per_image"]["shape"] == [2, 200]
+  assert sorted(result["per_image"]["arrays"]) == sorted(k for k in values if k != "test_indices")
+  for s, seed in enumerate(result["per_seed"]):
+    for column in measures.columns().values():
+      number = column.value(seed)
+      if column.per_image_key is not None and number is not None:
+        got = np.nanmean(values[column.per_image_key][s].astype(np.float64))
+        assert got == pytest.approx(number, rel=1e-5, abs=1e-6), column.key
+  text = open(os.path.join(workdir, "eval.json")).read()
+  assert 'test_indices"' not in text and len(text) < 200_000
+
+  def longest_list(obj) -> int:
+    if isinstance(obj, dict):
+      return max((longest_list(v) for v in obj.values()), default=0)
+    if isinstance(obj, list):
+      return max([len(obj), *(longest_list(v) for v in obj)])
+    return 0
+
+  assert longest_list(json.loads(text)) < 100  # tables of bins, never per-image values
 
 
 @pytest.mark.e2e

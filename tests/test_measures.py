@@ -98,3 +98,64 @@ def test_a_natively_8bit_decoder_is_its_8bit_likelihood_at_the_dequantized_test_
   eight_bit = np.asarray(scores.discretized(dist, jnp.asarray(ctx.test_u8)), np.float64)
   # float32 sums of 784 terms of a few nats (the log 256 added per pixel or once): ~1e-4 apart
   np.testing.assert_allclose(common, eight_bit + 784 * np.log(256), rtol=0, atol=2e-3)
+
+
+@pytest.mark.parametrize("decoder", ["continuous_bernoulli", "gaussian_optimal"])
+def test_every_mean_over_images_keeps_its_per_image_values(decoder):
+  """Each column that is a mean over test images (``Column.per_image_key``) has its per-image
+  values in ``ctx.per_image``, one per test image, whose mean is the column's number; the KL,
+  the calibration and the strata are among them, for the mean and the display parameter."""
+  ctx = _context(decoder, evaluator.DEFAULT_MEASURES)
+  result = evaluator.evaluate_seed(ctx)
+  values = ctx.per_image
+  for name, column in measures.columns().items():
+    number = column.value(result)
+    if column.per_image_key is None or number is None:
+      continue
+    v = values[column.per_image_key]
+    assert v.shape == (20,), name
+    assert np.nanmean(v) == pytest.approx(number, rel=1e-12, abs=1e-12, nan_ok=True), name
+  for key in (
+    "elbo",
+    "elbo/kl",
+    "iw_log_likelihood",
+    "common/log_likelihood",
+    "discretized/nll",
+    "discretized/log_likelihood",
+    "intensity/mse",
+    "intensity/sharpness_ratio",
+    "intensity/calibration_toward_half",
+    "intensity/calibration_toward_half_grey",
+    "intensity/error_extremes_abs",
+    "intensity/error_midtones_sq",
+    "intensity/display/calibration_toward_half",
+  ):
+    assert key in values, key
+  assert (values["elbo/kl"] >= 0).all()
+  assert np.isfinite(values["elbo"]).all() and np.isfinite(values["iw_log_likelihood"]).all()
+  if decoder == "continuous_bernoulli":  # lambda is not the CB's mean: a different number
+    assert result["intensity/display_parameter"] == "lambda"
+    assert not np.allclose(
+      values["intensity/display/calibration_toward_half"],
+      values["intensity/calibration_toward_half"],
+    )
+  table = result["intensity/mean"]["reliability"]
+  assert sum(table["count"]) == 20 * 784
+
+
+@pytest.mark.parametrize("decoder", ["gaussian_optimal", "bernoulli"])
+def test_an_images_inputs_do_not_depend_on_the_test_subset(decoder):
+  """With a subset of the test split, the inputs are made for the whole split and selected: an
+  image gets the same input noise, and the same per-image numbers, in any subset."""
+  full = _context(decoder, ["elbo", "intensity"])
+  indices = np.array([1, 4, 5, 11, 19])
+  sub = measures.Context(
+    full.run, full.config, full.test_u8[indices], full.test_labels[indices], full.train_u8,
+    full.train_labels, full_test_u8=full.test_u8, test_indices=indices,
+  )  # fmt: skip
+  np.testing.assert_array_equal(np.asarray(sub.x), np.asarray(full.x)[indices])
+  np.testing.assert_array_equal(np.asarray(sub.x_tilde), np.asarray(full.x_tilde)[indices])
+  evaluator.evaluate_seed(full)
+  evaluator.evaluate_seed(sub)
+  for name in ("intensity/calibration_toward_half", "intensity/mse"):
+    np.testing.assert_allclose(sub.per_image[name], full.per_image[name][indices], rtol=1e-6)

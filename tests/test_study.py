@@ -1,4 +1,5 @@
-"""The study end to end on the smoke variant (a subset of decoders), and its report."""
+"""The study end to end on the smoke variant (a subset of decoders, two budgets), and its report
+with its verdicts."""
 
 import json
 import os
@@ -18,16 +19,17 @@ def smoke(decoders=("bernoulli", "gaussian_fixed", "gaussian_shared")):
 
 
 @pytest.mark.e2e
-def test_smoke_study_writes_a_report_and_resumes(tmp_path):
+def test_smoke_study_writes_a_report_with_verdicts_at_two_budgets_and_resumes(tmp_path):
   c = smoke()
+  assert c.budgets == (1, 2) and c.comparisons
   path = study.run_study(c, str(tmp_path))
   text = open(path).read()
-  for decoder in c.decoders:
+  runs = {(b, d): f"runs/epochs={b}/{d}" for b in c.budgets for d in c.decoders}
+  for (budget, decoder), run in runs.items():
     assert f"| {decoder} |" in text
     # the run's path relative to the study folder: committed results carry no absolute paths
-    assert (
-      json.load(open(tmp_path / "runs" / decoder / "eval.json"))["workdir"] == f"runs/{decoder}"
-    )
+    assert json.load(open(tmp_path / run / "eval.json"))["workdir"] == run
+    assert json.load(open(tmp_path / run / "config.json"))["num_epochs"] == budget
   for fig in (
     "reconstructions.png",
     "samples.png",
@@ -38,96 +40,62 @@ def test_smoke_study_writes_a_report_and_resumes(tmp_path):
   ):
     assert os.path.getsize(tmp_path / fig) > 1000, fig
     assert f"({fig})" in text
-  assert "Claim *BCE is biased toward 0.5*" in text
-  assert "Claim *a learned sigma fixes the reconstruction/KL balance*" in text
-  verdicts = ("**Holds**", "**Does not hold**", "**No verdict: rests on run(s) not converged")
-  assert sum(text.count(v) for v in verdicts) == 3
-  assert "## Convergence" in text and "| converged |" in text
+  # A verdict row per comparison: computed where both decoders ran, named where one did not.
+  assert "## Verdicts" in text and "1 epochs: A, B; A - B [95% interval]" in text
+  rows = [
+    line for line in text.splitlines() if line.startswith("| F") or line.startswith("| 8-bit")
+  ]
+  assert len(rows) == len(c.comparisons)
+  computed = [r for r in rows if "`bernoulli` > `gaussian_fixed`" in r]
+  assert computed and all("not computed" not in r for r in computed)
+  overall = ("**holds", "**does not hold", "**no difference detected", "**budget-dependent**")
+  assert all(any(v in r for v in overall) for r in computed)
+  assert any("`laplace_fixed` is not among this study's decoders" in r for r in rows)
+  assert "## Drift (information)" in text and "| converged |" not in text
+  assert "### Table at 1 epochs" in text and "## Table (2 epochs)" in text
   assert "± " in text  # two seeds: mean ± std
   # Every column the table shows is defined under it, with its direction.
   for column in report.columns().values():
     assert f"| {column.header} |" in text or f"| {column.header} | " in text
     assert f"- *{column.header}*: {column.definition} ({column.better_words})" in text
   # The report is written from the records alone: without any checkpoint (a committed result
-  # keeps eval.json, metrics.jsonl, config.json and the eval folder), the same report again.
+  # keeps eval.json, per_image.npz, metrics.jsonl, config.json and the eval folder), the same
+  # report again.
   copy = tmp_path / "copy"
   shutil.copytree(tmp_path, copy, ignore=shutil.ignore_patterns("checkpoints", "copy"))
   results = {
-    d: {**json.load(open(copy / "runs" / d / "eval.json")), "workdir": str(copy / "runs" / d)}
-    for d in c.decoders
+    key: {**json.load(open(copy / run / "eval.json")), "workdir": str(copy / run)}
+    for key, run in runs.items()
   }
   rewritten = open(report.write_report(str(copy), c, results)).read()
   assert rewritten == text.replace(str(tmp_path), str(copy))
   assert os.path.getsize(copy / "reconstructions.png") > 1000
   # Resume: nothing is retrained or re-evaluated.
-  mtimes = {d: os.path.getmtime(tmp_path / "runs" / d / "eval.json") for d in c.decoders}
+  mtimes = {k: os.path.getmtime(tmp_path / r / "eval.json") for k, r in runs.items()}
   steps_before = {
-    d: checkpoints.manager(str(tmp_path / "runs" / d), read_only=True).all_steps()
-    for d in c.decoders
+    k: checkpoints.manager(str(tmp_path / r), read_only=True).all_steps() for k, r in runs.items()
   }
   study.run_study(c, str(tmp_path))
-  assert mtimes == {d: os.path.getmtime(tmp_path / "runs" / d / "eval.json") for d in c.decoders}
+  assert mtimes == {k: os.path.getmtime(tmp_path / r / "eval.json") for k, r in runs.items()}
   assert steps_before == {
-    d: checkpoints.manager(str(tmp_path / "runs" / d), read_only=True).all_steps()
-    for d in c.decoders
+    k: checkpoints.manager(str(tmp_path / r), read_only=True).all_steps() for k, r in runs.items()
   }
 
 
-def test_findings_follow_the_numbers():
-  def row(shift, sharp, mse, kl):
-    return {
-      "shift_toward_half": {"mean": shift, "std": 0, "per_seed": [shift]},
-      "sharpness_ratio": {"mean": sharp, "std": 0, "per_seed": [sharp]},
-      "recon_mse": {"mean": mse, "std": 0, "per_seed": [mse]},
-      "test_kl": {"mean": kl, "std": 0, "per_seed": [kl]},
-    }
+def test_a_single_budget_keeps_the_runs_folder_of_each_decoder():
+  from vae.study import grid
 
-  table = {
-    "bernoulli": row(0.05, 0.5, 30, 20),
-    "gaussian_fixed": row(0.01, 0.8, 40, 10),
-    "gaussian_shared": row(-0.01, 0.9, 20, 25),
-  }
-  text = "\n".join(report.findings(table))
-  assert "BCE is biased toward 0.5*: Bernoulli reconstructions move toward 0.5 by +0.0500" in text
-  assert text.count("**Holds**") == 3
-  table["bernoulli"] = row(-0.02, 0.95, 30, 20)
-  table["gaussian_fixed"] = row(0.01, 0.8, 40, 30)
-  text = "\n".join(report.findings(table))
-  assert text.count("**Does not hold**") == 3
-  assert "**recon. MSE**: best is `gaussian_shared`" in text
-  flagged = {"gaussian_shared": ["sigma 0.465 is +191% from its optimum 0.160"]}
-  text = "\n".join(report.findings(table, flagged))
-  assert text.count("No verdict: rests on run(s) not converged (`gaussian_shared`)") == 3
-  assert "best is `gaussian_shared` (20.00) (no verdict: `gaussian_shared` not converged)" in text
-
-
-def test_findings_compare_the_best_continuous_decoder_with_the_best_8bit_one():
-  def row(nll, nll_std, is_samples):
-    return {
-      "discretized_nll": {"mean": nll, "std": nll_std, "per_seed": [nll - nll_std, nll + nll_std]},
-      "inception_score_samples": {"mean": is_samples, "std": 0.0, "per_seed": [is_samples] * 2},
-    }
-
-  table = {
-    "bernoulli": {},  # no 8-bit pmf: not compared
-    "gaussian_shared": row(700.0, 2.0, 6.0),
-    "beta": row(650.0, 3.0, 5.0),
-    "discretized_logistic": row(646.0, 0.5, 7.0),
-    "categorical": row(660.0, 1.0, 8.0),
-  }
-  text = "\n".join(report.findings(table))
-  assert (
-    "on **8-bit NLL**: best continuous `beta` 650.0 ± 3.0, best 8-bit `discretized_logistic` "
-    "646.0 ± 0.5 (the continuous one is worse by 4.0). Criterion: better, or worse by at most "
-    "the sum of the two standard deviations over seeds (3.5). **Does not hold**." in text
-  )
-  assert "on **IS (samples)**: best continuous `gaussian_shared` 6.00" in text
-  assert "best 8-bit `categorical` 8.00" in text
-  table["beta"] = row(648.0, 3.0, 5.0)  # worse by 2.0 < 3.5: within the spread over seeds
-  text = "\n".join(report.findings(table, {"categorical": ["still rising"]}))
-  assert "(the continuous one is worse by 2.0)" in text and "(3.5). **Holds**." in text
-  assert "8.00 ± 0.00 (the continuous one is worse by 2.00)" in text
-  assert "No verdict: rests on run(s) not converged (`categorical`)" in text
+  c = smoke()
+  c.budgets = ()
+  assert grid.budgets(c) == (c.train.num_epochs,)
+  assert grid.cell_dir("S", c, 1, "beta") == os.path.join("S", "runs", "beta")
+  c.budgets = (20, 10)
+  assert grid.budgets(c) == (10, 20)
+  assert grid.cell_dir("S", c, 10, "beta") == os.path.join("S", "runs", "epochs=10", "beta")
+  assert grid.run_config(c, "beta", 20).num_epochs == 20
+  c.budgets = (10, 0)
+  with pytest.raises(ValueError, match=r"budgets=\(10, 0\): each budget must be"):
+    grid.budgets(c)
 
 
 def test_per_decoder_settings_and_the_paper_variant():

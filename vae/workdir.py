@@ -59,8 +59,14 @@ RESUMABLE_FIELDS = NUMBER_FREE_FIELDS | {"num_epochs", "eval_every_epochs", "eva
 
 # Renamed config fields: old name -> new name (config.json files of older versions).
 RENAMED_FIELDS = {"beta": "kl_weight"}
-# Fields added since: what a config.json written before them ran with.
-ADDED_FIELDS = {"mesh": "auto"}
+# Fields added since: what a config.json written before them ran with (dotted: nested fields).
+ADDED_FIELDS = {
+  "mesh": "auto",
+  "optimizer.warmup_epochs": 0.0,
+  "kl_warmup_epochs": 0.0,
+  "data.validation_size": 0,
+  "data.validation_seed": 0,
+}
 
 
 class ConfigMismatchError(ValueError):
@@ -158,7 +164,13 @@ def migrate_config(d: dict) -> dict:
       d[new] = d.pop(old)
   if "likelihood" in d:  # a training config (not a study's or an evaluation's)
     for field, value in ADDED_FIELDS.items():
-      d.setdefault(field, value)
+      *parents, name = field.split(".")
+      section = d
+      for parent in parents:  # copied, so the caller's nested dicts stay as they were
+        copy = dict(section.get(parent, {}))
+        section[parent] = copy
+        section = copy
+      section.setdefault(name, value)
   return d
 
 
@@ -253,6 +265,18 @@ def _migrate_row(row: dict) -> dict:
   if isinstance(test.get("per_seed"), dict):
     test["per_seed"] = rename(test["per_seed"])
   return {**row, "test": test}
+
+
+def held_out_key(metrics: list[dict]) -> str:
+  """Which held-out split a run's per-epoch rows hold: "validation" (``data.validation_size``)
+  or "test" (runs without a validation split, and every run before it existed)."""
+  return "validation" if any("validation" in r for r in metrics) else "test"
+
+
+def held_out_rows(metrics: list[dict]) -> list[dict]:
+  """The per-epoch held-out evaluations of metrics rows (``held_out_key``), with their epoch."""
+  key = held_out_key(metrics)
+  return [{"epoch": r["epoch"], **r[key]} for r in metrics if key in r]
 
 
 def read_metrics(workdir: str, *, skip_torn: bool = False) -> list[dict]:

@@ -37,8 +37,12 @@ def get_config() -> ml_collections.ConfigDict:
   c.data.gamma = 0.0  # warping of the "warped" protocol, in [-0.5, 0.5]
   c.data.source = "auto"  # "idx" | "tfds" | "auto"
   c.data.data_dir = ""  # IDX folder; "" -> $MNIST_DIR, then ../shared/data/mnist
-  c.data.train_size = 0  # use the first N training images (0: all 60000)
-  c.data.test_size = 0  # use the first N test images (0: all 10000)
+  c.data.train_size = 0  # use the first N training images (0: all, less the validation ones)
+  # Held out of the training set (a random subset, seeded by validation_seed): the per-epoch
+  # curves and convergence use them, and the test set is left to the final evaluation.
+  c.data.validation_size = 0
+  c.data.validation_seed = 0
+  c.data.test_size = 0  # the per-epoch curves' test images without a validation split (0: all)
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adam"  # any optax optimizer taking learning_rate
@@ -46,12 +50,16 @@ def get_config() -> ml_collections.ConfigDict:
   c.optimizer.b1 = 0.9
   c.optimizer.b2 = 0.999
   c.optimizer.eps = 1e-8
-  c.optimizer.schedule = "constant"  # "constant" | "iwae" (3^i epochs at lr * 10^(-i/7))
+  # "constant" | "iwae" (3^i epochs at lr * 10^(-i/7)) | "warmup_cosine" | "linear" (warm-up,
+  # then a cosine or linear decay to 0 at the end of num_epochs)
+  c.optimizer.schedule = "constant"
+  c.optimizer.warmup_epochs = 0.0  # linear lr warm-up of the decaying schedules (0: none)
   c.optimizer.clip_value = 0.0  # > 0: clip each gradient element to [-v, v] (CB notebooks: 1)
 
   c.batch_size = 128
   c.num_epochs = 10
   c.kl_weight = 1.0  # weight of the KL term (beta-VAE's beta); 1 is the ELBO
+  c.kl_warmup_epochs = 0.0  # > 0: the KL weight rises linearly from 0 over this many epochs
   c.num_importance_samples = 1  # > 1 trains the importance-weighted bound (IWAE)
   c.seed = 0
   c.num_seeds = 1  # independent seeds trained together (vmapped)

@@ -14,7 +14,13 @@ from vae.data.idx import (
   read_idx,
   resolve_mnist_dir,
 )
-from vae.data.inputs import fixed_inputs, split, training_images
+from vae.data.inputs import (
+  fixed_inputs,
+  split,
+  training_images,
+  validation_images,
+  validation_indices,
+)
 from vae.data.mnist import SOURCES, SPLITS, load_mnist
 from vae.data.protocols import (
   PROTOCOLS,
@@ -42,5 +48,7 @@ __all__ = [
   "resolve_mnist_dir",
   "split",
   "training_images",
+  "validation_images",
+  "validation_indices",
   "warp",
 ]

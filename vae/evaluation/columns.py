@@ -41,7 +41,9 @@ class Column:
   ``path``: the flat key of one seed's result and the keys into its value (``("intensity/mean",
   "mse", "mean")``); ``warped``: why the number says nothing about warped data (it is measured
   on, or against, un-warped images), or None if it does; ``show``: the reports that show it
-  (``"study"``: the study's table; ``"sweep"``: a sweep's measures; the headline always has it).
+  (``"study"``: the study's table; ``"sweep"``: a sweep's measures; the headline always has it);
+  ``per_image``: the name of its per-image values in per_image.npz where it is not the one
+  derived from ``path`` (``per_image_key``).
   """
 
   key: str
@@ -52,6 +54,7 @@ class Column:
   definition: str
   warped: str | None = None
   show: tuple[str, ...] = ("study", "sweep")
+  per_image: str | None = None
 
   def __post_init__(self):
     if self.better not in (*BETTER, None):
@@ -65,6 +68,18 @@ class Column:
     for k in self.path:
       v = v.get(k) if isinstance(v, Mapping) else None
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+  @property
+  def per_image_key(self) -> str | None:
+    """The name of this column's per-image values in per_image.npz (``vae.evaluation.
+    per_image``): ``per_image`` if given, else, the column being their mean over images, its path
+    without the last "mean" joined by "/" (``("elbo/kl", "mean")`` -> ``"elbo/kl"``); None for a
+    number that is not a mean over images (an accuracy, an inception score)."""
+    if self.per_image is not None:
+      return self.per_image
+    if len(self.path) < 2 or self.path[-1] != "mean":
+      return None
+    return "/".join(self.path[:-1])
 
   def format(self, value: float) -> str:
     return self.fmt.format(value)

@@ -4,11 +4,17 @@
     result = evaluation.evaluate_workdir("runs/cb", step=None, config=evaluation.default_config())
 
 Runs the measures the eval config names (``config.measures``; see ``vae.evaluation.measures``)
-on every seed of the run, writes ``WORKDIR/eval/epoch_XXXX/{eval.json, *.png}`` and copies the
-JSON to ``WORKDIR/eval.json`` (the latest evaluation). Checkpoints are opened read-only. An
-existing evaluation of the same epoch with the same settings and ``MEASURES_VERSION`` is returned
-as it is (the study relies on this to resume); any other is kept, renamed with a time stamp, never
-silently overwritten.
+on every seed of the run, writes ``WORKDIR/eval/epoch_XXXX/{eval.json, per_image.npz, *.png}``
+and copies the JSON and the per-image values to ``WORKDIR/{eval.json, per_image.npz}`` (the
+latest evaluation; ``vae.evaluation.per_image.load`` reads the values). Checkpoints are opened
+read-only. An existing evaluation of the same epoch with the same settings and
+``MEASURES_VERSION`` is returned as it is (the study relies on this to resume); any other is kept,
+renamed with a time stamp, never silently overwritten.
+
+The test images: all 10,000, or with ``eval.test_size`` = N a seeded random subset of N of them
+(``test_indices``: sorted, the same for every run with the same ``eval.test_subset_seed``), read
+after the whole split; each image's inputs are made on the whole split and then selected, so they
+do not depend on which other images are evaluated.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import numpy as np
 
 from vae import data, hosts
 from vae import workdir as wd
-from vae.evaluation import figures, measures
+from vae.evaluation import figures, measures, per_image, stats
 from vae.evaluation.run import load
 
 log = logging.getLogger(__name__)
@@ -33,7 +39,11 @@ log = logging.getLogger(__name__)
 # discretized likelihood in log space (version 1 floored each pixel's probability at float32's
 # 1e-38). 3: measures chosen by name, each with its own key derived from its name; flat results.
 # 4: sample quality of the decoder's display parameters (the CB paper's "decoder parameters").
-MEASURES_VERSION = 4
+# 5: eval.test_size picks a seeded random subset of the test images (eval.test_subset_seed), not
+# the first N, with each image's inputs made on the whole test split; the per-image values kept in
+# per_image.npz; intensity adds the calibration toward 0.5 binned by the prediction (all pixels,
+# grey predictions), a reliability table and the error by true-intensity stratum; elbo adds the KL.
+MEASURES_VERSION = 5
 
 # The measures the default eval config runs (``measure(..., default=True)``), in their order.
 DEFAULT_MEASURES = measures.default_names()
@@ -45,7 +55,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.num_importance_samples = 1000  # K of the importance-weighted estimates (up to 5000)
   c.chunk = 100  # importance samples per compiled chunk (bounds memory)
   c.batch_size = 100  # test images per compiled call
-  c.test_size = 0  # first N test images (0: all 10000)
+  c.test_size = 0  # a random subset of N test images (0: all 10000), see test_subset_seed
+  # The subset's seed: the same N images for every run (paired comparisons need the same images);
+  # the subsets of one seed are nested (the first N of one fixed permutation, sorted).
+  c.test_subset_seed = 0
   c.knn_k = 15
   c.knn_train_size = 0  # training images the kNN classifier is fit on (0: all)
   c.sample_quality = True  # load (or train) the classifier of the sample_quality measure
@@ -58,11 +71,20 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
+# Eval config fields added since the first eval.json, at the value that reads an older config as
+# today's (what an older study config resumes with; its evaluations are redone anyway, by
+# MEASURES_VERSION, so a number of the older meaning is never reused).
+ADDED_FIELDS = {"test_subset_seed": 0}
+
+
 def settings_of(config) -> dict:
   """The eval config as stored in eval.json and compared on reuse, without the fields that change
-  no number (``workdir.NUMBER_FREE_FIELDS``: its progress bar)."""
+  no number (``workdir.NUMBER_FREE_FIELDS``: its progress bar), with the fields added since at
+  their value (``ADDED_FIELDS``)."""
   d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
   d = {k: v for k, v in d.items() if k not in wd.NUMBER_FREE_FIELDS}
+  for field, value in ADDED_FIELDS.items():
+    d.setdefault(field, value)
   d["measures"] = list(d.get("measures", DEFAULT_MEASURES))
   return d
 
@@ -79,6 +101,7 @@ def check_config(config) -> None:
     ("batch_size", config.batch_size, 1),
     ("knn_k", config.knn_k, 1),
     ("test_size", config.test_size, 0),
+    ("test_subset_seed", config.test_subset_seed, 0),
     ("knn_train_size", config.knn_train_size, 0),
     ("num_generated", config.num_generated, 2),
   ):
@@ -92,14 +115,35 @@ def check_config(config) -> None:
     raise ValueError(f"eval.test_size={config.test_size} must be 0 (all) or >= 2")
 
 
+def test_indices(total: int, size: int, seed: int) -> np.ndarray:
+  """Which of ``total`` test images an evaluation of ``size`` (0: all) uses, sorted: the first
+  ``size`` of one permutation drawn with ``seed`` (numpy's PCG64), so a larger subset of the same
+  seed holds every image of a smaller one. ValueError names ``eval.test_size`` if out of range."""
+  if not isinstance(size, int) or not 0 <= size <= total:
+    raise ValueError(f"eval.test_size={size!r} must be in [0, {total}] (0: all)")
+  if size in (0, total):
+    return np.arange(total)
+  return np.sort(np.random.default_rng(seed).permutation(total)[:size])
+
+
 def evaluate_seed(ctx: measures.Context) -> dict:
-  """The flat results of the eval config's measures for the seed in ``ctx``, with timings."""
+  """The flat results of the eval config's measures for the seed in ``ctx``, with timings; the
+  per-image values the measures return (``stats.PerImage``) are summarized in the results and
+  kept in ``ctx.per_image`` (flat name -> [num_test_images])."""
   base = jax.random.PRNGKey(ctx.config.seed)
   result, timings = {}, {}
   for name in ctx.config.measures:
     t = time.perf_counter()
     ctx.measure = name
-    result.update(measures.MEASURES[name](ctx, measures.key_for(base, name)))
+    summary, values = stats.split(measures.MEASURES[name](ctx, measures.key_for(base, name)))
+    for key, v in values.items():
+      if v.shape != (len(ctx.test_u8),):
+        raise ValueError(
+          f"measure {name!r}: per-image values {key!r} of shape {v.shape}, not one per test "
+          f"image ({len(ctx.test_u8)})"
+        )
+    result.update(summary)
+    ctx.per_image.update(values)
     timings[name] = time.perf_counter() - t
     if ctx.config.get("progress_bar", False):
       log.info("%s %s: %.1f s", ctx.label, name, timings[name])
@@ -129,7 +173,8 @@ def evaluate_workdir(
   previous = wd.read_json(out_path) if os.path.exists(out_path) else None
   if previous is not None:
     same = settings_of(previous.get("eval_config", {})) == settings
-    if same and previous.get("measures_version") == MEASURES_VERSION and not force:
+    complete = os.path.exists(os.path.join(out_dir, per_image.FILE))
+    if same and complete and previous.get("measures_version") == MEASURES_VERSION and not force:
       log.info("%s already evaluated with these settings: %s", workdir, out_path)
       if hosts.is_writer() and not os.path.exists(os.path.join(out_dir, figures.PANELS_FILE)):
         # an evaluation written before reports read their images from it
@@ -138,7 +183,9 @@ def evaluate_workdir(
       _publish(workdir, out_path, run.epoch)
       return previous
 
-  test_u8, test_labels = data.split(run.config, "test", config.test_size, "eval.test_size")
+  full_u8, full_labels = data.split(run.config, "test")
+  indices = test_indices(len(full_u8), config.test_size, config.test_subset_seed)
+  test_u8, test_labels = full_u8[indices], full_labels[indices]
   train_u8, train_labels = data.split(
     run.config, "train", config.knn_train_size, "eval.knn_train_size"
   )
@@ -151,13 +198,15 @@ def evaluate_workdir(
     )
     real = measures.real_reference(classifier, test_u8, train_u8, progress_bar=config.progress_bar)
   t0 = time.perf_counter()
-  per_seed, first = [], None
+  per_seed, per_seed_values, first = [], [], None
   for s in range(run.num_seeds):
     ctx = measures.Context(
-      run.with_seed(s), config, test_u8, test_labels, train_u8, train_labels, classifier, real
-    )
+      run.with_seed(s), config, test_u8, test_labels, train_u8, train_labels, classifier, real,
+      full_test_u8=full_u8, test_indices=indices,
+    )  # fmt: skip
     ctx.label = f"seed {s + 1}/{run.num_seeds}"
     per_seed.append(evaluate_seed(ctx))
+    per_seed_values.append(ctx.per_image)
     first = first or ctx
   result = {
     "workdir": os.path.relpath(workdir, relative_to) if relative_to else os.path.abspath(workdir),
@@ -168,6 +217,16 @@ def evaluate_workdir(
     "num_seeds": run.num_seeds,
     "eval_config": settings,
     "measures_version": MEASURES_VERSION,
+    "test_set": {
+      "size": len(indices),
+      "of": len(full_u8),
+      "selection": (
+        "all test images"
+        if len(indices) == len(full_u8)
+        else f"a random subset, eval.test_subset_seed = {config.test_subset_seed} (test_indices "
+        f"in {per_image.FILE})"
+      ),
+    },
     "per_seed": per_seed,
     "seconds": time.perf_counter() - t0,
     "devices": str(jax.devices()),
@@ -178,12 +237,15 @@ def evaluate_workdir(
   # Only now, with the new evaluation complete, is the previous one of this epoch set aside
   # (its eval.json and figures together, in kept-<time>/): a failing evaluation loses nothing.
   if os.path.isdir(out_dir) and os.listdir(out_dir):
-    kept = wd.keep_aside_files(out_dir, ("eval.json", figures.PANELS_FILE, *figures.FILES))
+    kept = wd.keep_aside_files(
+      out_dir, ("eval.json", per_image.FILE, figures.PANELS_FILE, *figures.FILES)
+    )
     log.warning("kept the previous evaluation of epoch %d in %s", run.epoch, kept)
   os.makedirs(out_dir, exist_ok=True)
   if config.figures:
     figures.eval_figures(out_dir, first, per_seed[0].get("intensity/mean"))
-  figures.write_panels(out_dir, run, test_u8)
+  figures.write_panels(out_dir, run, full_u8)  # the first test images, whatever the subset
+  result["per_image"] = per_image.write(out_dir, per_image.stack(per_seed_values, indices))
   wd.write_json(out_path, result, indent=1)
   _publish(workdir, out_path, run.epoch)
   hosts.barrier("evaluation written")
@@ -191,8 +253,10 @@ def evaluate_workdir(
 
 
 def _publish(workdir: str, path: str, epoch: int) -> None:
-  """Copies an evaluation to WORKDIR/eval.json unless that holds a later epoch's: it is always
-  the evaluation of the latest evaluated epoch."""
+  """Copies an evaluation (its eval.json at ``path`` and the per_image.npz beside it) to
+  WORKDIR/ unless WORKDIR/eval.json holds a later epoch's: they are always the evaluation of the
+  latest evaluated epoch. The per-image file goes first; eval.json, which records its sha256
+  (``per_image.load`` checks it), last."""
   target = os.path.join(workdir, "eval.json")
   if os.path.exists(target):
     try:
@@ -200,6 +264,12 @@ def _publish(workdir: str, path: str, epoch: int) -> None:
         return
     except ValueError:  # unreadable: replaced
       pass
+  values = os.path.join(os.path.dirname(path), per_image.FILE)
+  values_target = os.path.join(workdir, per_image.FILE)
+  if os.path.exists(values):
+    wd.copy_file(values, values_target)
+  elif os.path.exists(values_target):  # an evaluation without one: no other's values beside it
+    os.remove(values_target)
   wd.copy_file(path, target)
 
 

@@ -4,12 +4,15 @@ A measure is ``fn(ctx, key) -> dict``: it reads what it needs from the ``Context
 run, the test data, cached encodings), draws its randomness from its own ``key`` (derived from its
 name, so adding or reordering measures changes no other measure's numbers) and returns a flat
 dict whose keys start with its name (``"common/bits_per_dim"``). A measure that does not apply to
-the decoder says why under ``"<name>/not_applicable"``. Per-image values are
-``{"mean", "stderr", "n"}`` over the test images (``stats.mean_and_stderr``); nats unless the name
-says bits/dim, higher is better for log-likelihoods.
+the decoder says why under ``"<name>/not_applicable"``. A per-image number is returned as
+``stats.PerImage(values)``, one value per test image: eval.json gets its ``{"mean", "stderr", "n"}``
+over the test images (``stats.mean_and_stderr``) and the evaluator keeps the values themselves in
+per_image.npz (``vae.evaluation.per_image``), for paired comparisons of decoders on the same
+images. Nats unless the name says bits/dim, higher is better for log-likelihoods.
 
 =======================  ============================================================================
-``elbo``                 ELBO (analytic KL) under the run's own likelihood, its own test inputs
+``elbo``                 ELBO (analytic KL) under the run's own likelihood, its own test inputs,
+                         and its KL (the rate)
 ``iw_log_likelihood``    importance-weighted log p(x), K samples, own likelihood and inputs
 ``common``               every decoder's density (``Distribution.as_density``) at the same
                          dequantized test set ((pixel + u)/256, one noise seed): nats, bits/dim
@@ -21,7 +24,8 @@ says bits/dim, higher is better for log-likelihoods.
                          (``Distribution.log_prob_8bit``: a cdf discretized, or a native pmf)
 ``knn_accuracy``         15-nearest-neighbour accuracy on encoder means (fit on train)
 ``active_units``         latent units with Cov_x(E_q[z_u]) > 0.01
-``intensity``            reconstruction error by intensity, shift toward 0.5, sharpness
+``intensity``            reconstruction error by intensity, shift toward 0.5, sharpness,
+                         calibration toward 0.5 binned by the prediction, error by true stratum
 ``sample_quality``       inception score and Frechet distance in the MNIST classifier's features
 =======================  ============================================================================
 """
@@ -42,7 +46,7 @@ from vae import batching, data, objective
 from vae.evaluation import intensity, latents, scores
 from vae.evaluation.columns import Column
 from vae.evaluation.run import Run
-from vae.evaluation.stats import mean_and_stderr
+from vae.evaluation.stats import PerImage
 
 NUM_PIXELS = objective.NUM_PIXELS
 COMMON_NOISE_SEED = 0  # the dequantization noise of the common measure: the same for all runs
@@ -125,6 +129,14 @@ class Context:
   generated: dict | None = None  # images from the prior, set by ``sample_quality``
   label: str = ""  # which seed, for progress bars
   measure: str = ""  # the measure running, for progress bars (set by the evaluator)
+  # The whole test split and which of its rows ``test_u8`` holds (sorted): the inputs ``x`` and
+  # ``x_tilde`` are made for the whole split, then selected, so an image's input noise does not
+  # depend on which other images are evaluated. None: ``test_u8`` is all there is.
+  full_test_u8: np.ndarray | None = None
+  test_indices: np.ndarray | None = None
+  # {flat name: [num_test_images]} of this seed's per-image values, filled by the evaluator
+  # (``evaluator.evaluate_seed``) from the measures' ``PerImage`` values.
+  per_image: dict = dataclasses.field(default_factory=dict)
 
   def progress(self, total: int, unit: str = "image"):
     """A progress bar with an ETA for the running measure (silent without ``progress_bar``)."""
@@ -140,15 +152,25 @@ class Context:
   def distribution_type(self):
     return self.run.model.likelihood.distribution_type
 
+  def _selected(self, make):
+    """``make(images)`` of the test images: made for the whole split and selected, if a subset."""
+    if self.full_test_u8 is None or self.test_indices is None:
+      return make(self.test_u8)
+    if len(self.test_indices) == len(self.full_test_u8):
+      return make(self.full_test_u8)
+    return jnp.asarray(make(self.full_test_u8))[jnp.asarray(self.test_indices)]
+
   @functools.cached_property
   def x(self) -> jax.Array:
     """The run's own test inputs: its protocol applied with the fixed key."""
-    return data.fixed_inputs(self.run.config, self.test_u8)
+    return self._selected(lambda images: data.fixed_inputs(self.run.config, images))
 
   @functools.cached_property
   def x_tilde(self) -> jax.Array:
     """The common dequantized test set, (pixel + u) / 256 with one noise seed for every run."""
-    return jnp.asarray(data.dequantized_test_set(self.test_u8, seed=COMMON_NOISE_SEED))
+    return jnp.asarray(
+      self._selected(lambda images: data.dequantized_test_set(images, seed=COMMON_NOISE_SEED))
+    )
 
   def batches(self, fn, x) -> np.ndarray:
     """``fn(batch)`` over ``x`` in the eval config's batches."""
@@ -188,8 +210,8 @@ class Context:
 
 def _density_stats(name: str, log_likelihood: np.ndarray, note: str) -> dict:
   return {
-    f"{name}/log_likelihood": mean_and_stderr(log_likelihood),
-    f"{name}/bits_per_dim": mean_and_stderr(objective.bits_per_dim(log_likelihood)),
+    f"{name}/log_likelihood": PerImage(log_likelihood),
+    f"{name}/bits_per_dim": PerImage(objective.bits_per_dim(log_likelihood)),
     f"{name}/measure": note,
   }
 
@@ -205,15 +227,23 @@ def _density_stats(name: str, log_likelihood: np.ndarray, note: str) -> dict:
       "the ELBO (one latent sample, analytic KL) under the decoder's own likelihood at its own "
       "test inputs, nats per image",
     ),
+    Column(
+      "elbo_kl", ("elbo/kl", "mean"), "KL (rate)", "{:.1f}", None,
+      "the analytic KL(q(z | x) || p(z)) at the test inputs, nats per image: the rate (not a "
+      "quality: how much of the latent code the decoder uses; a reconstruction measure means "
+      "little without it)",
+    ),
   ),
 )  # fmt: skip
 def elbo(ctx: Context, key) -> dict:
-  values = batching.map_batches(
-    lambda i, xb: ctx.run.elbo(xb, jax.random.fold_in(key, i)),
-    ctx.x,
-    batch_size=ctx.config.batch_size,
-  )
-  return {"elbo": mean_and_stderr(values)}
+  """The ELBO and its KL term (the rate) per image; ``Run.elbo``'s numbers, from one call."""
+
+  def elbo_and_kl(i, xb):
+    out = ctx.run.pieces(xb, jax.random.fold_in(key, i))
+    return objective.elbo(out), out["kl"]
+
+  values, kl = batching.map_batches(elbo_and_kl, ctx.x, batch_size=ctx.config.batch_size)
+  return {"elbo": PerImage(values), "elbo/kl": PerImage(kl)}
 
 
 @measure(
@@ -226,7 +256,7 @@ def elbo(ctx: Context, key) -> dict:
   ),
 )  # fmt: skip
 def iw_log_likelihood(ctx: Context, key) -> dict:
-  return {"iw_log_likelihood": mean_and_stderr(ctx.iw(key, ctx.x, scores.own_density, ctx.x))}
+  return {"iw_log_likelihood": PerImage(ctx.iw(key, ctx.x, scores.own_density, ctx.x))}
 
 
 @measure(
@@ -277,7 +307,7 @@ def cross_entropy(ctx: Context, key) -> dict:
   ce = ctx.iw(key, ctx.x_tilde, scores.own_density, ctx.x_tilde)
   name = ctx.distribution_type.__name__
   return {
-    "cross_entropy": mean_and_stderr(ce),
+    "cross_entropy": PerImage(ce),
     "cross_entropy/measure": f"{name} is not a density on [0, 1]: not comparable across decoders",
   }
 
@@ -336,7 +366,7 @@ def reading_elbos(ctx: Context, key) -> dict:
       ctx.x,
       batch_size=ctx.config.batch_size,
     )
-    out[f"reading_elbos/{name}"] = {**mean_and_stderr(values), "measure": note}
+    out[f"reading_elbos/{name}"] = PerImage(values, extra={"measure": note})
   return out
 
 
@@ -347,6 +377,11 @@ def reading_elbos(ctx: Context, key) -> dict:
       "discretized_nll", ("discretized/nll", "mean"), "8-bit NLL", "{:.1f}", "min",
       "the exact likelihood of the integer test images under the decoder's 8-bit pmf (a "
       "continuous cdf discretized on the 256 bins, or a native pmf), nats per image",
+      warped="the likelihood of the un-warped 8-bit test images",
+    ),
+    Column(
+      "discretized_log_likelihood", ("discretized/log_likelihood", "mean"), "8-bit log-lik.",
+      "{:.1f}", "max", "the 8-bit log-likelihood (minus the 8-bit NLL), nats per image", show=(),
       warped="the likelihood of the un-warped 8-bit test images",
     ),
     Column(
@@ -365,8 +400,9 @@ def discretized(ctx: Context, key) -> dict:
     }
   ll = ctx.iw(key, ctx.x_tilde, scores.discretized, jnp.asarray(ctx.test_u8))
   return {
-    "discretized/nll": mean_and_stderr(-ll),
-    "discretized/bits_per_dim": mean_and_stderr(-ll / (NUM_PIXELS * np.log(2))),
+    "discretized/log_likelihood": PerImage(ll),
+    "discretized/nll": PerImage(-ll),
+    "discretized/bits_per_dim": PerImage(-ll / (NUM_PIXELS * np.log(2))),
   }
 
 
@@ -409,10 +445,33 @@ def active_units(ctx: Context, key) -> dict:
 
 # ------------------------------------------------------------------------ intensity and blur
 
+# The per-image values of the reconstruction mean are "intensity/<name>" ("intensity/mse",
+# "intensity/calibration_toward_half"), those of the display parameter "intensity/display/<name>":
+# the mean's are the ones a comparison of decoders reads.
+RECON_VALUES = "intensity/"
+
+
+def _recon_named(values: dict) -> dict:
+  """``values`` with its per-image values named ``RECON_VALUES + key``."""
+  return {
+    k: dataclasses.replace(v, name=RECON_VALUES + k) if isinstance(v, PerImage) else v
+    for k, v in values.items()
+  }
+
+
+def _recon_columns(columns_: tuple[Column, ...]) -> tuple[Column, ...]:
+  """``columns_`` with the per-image name of those of the reconstruction mean (``_recon_named``)."""
+  return tuple(
+    dataclasses.replace(c, per_image=RECON_VALUES + c.path[1])
+    if c.path[0] == "intensity/mean"
+    else c
+    for c in columns_
+  )
+
 
 @measure(
   "intensity",
-  (
+  _recon_columns((
     Column(
       "recon_mse", ("intensity/mean", "mse", "mean"), "recon. MSE", "{:.2f}", "min",
       "summed squared error of the reconstruction mean (at the posterior mean) per image",
@@ -436,13 +495,63 @@ def active_units(ctx: Context, key) -> dict:
       "sharpness (display)", "{:.3f}", "one",
       "the sharpness of the display parameter (lambda for Bernoulli and CB)", show=(),
     ),
-  ),
+    Column(
+      "calibration_toward_half", ("intensity/mean", "calibration_toward_half", "mean"),
+      "calib. to 0.5", "{:.4f}", "zero",
+      "mean over pixels of sign(r - 0.5)(x - r) for the reconstruction mean r: binned by the "
+      "prediction, 0 for a calibrated decoder (E[x | r] = r), > 0 means pulled toward 0.5",
+    ),
+    Column(
+      "calibration_toward_half_grey", ("intensity/mean", "calibration_toward_half_grey", "mean"),
+      "calib. to 0.5 (grey r)", "{:.4f}", "zero",
+      "the same over the pixels predicted grey (0.1 < r < 0.9), images with none left out",
+    ),
+    Column(
+      "error_extremes_abs", ("intensity/mean", "error_extremes_abs", "mean"), "MAE near-binary",
+      "{:.4f}", "min",
+      "mean absolute error of the reconstruction mean over the pixels whose true value is "
+      "near-binary (x < 0.1 or x > 0.9), per image",
+    ),
+    Column(
+      "error_midtones_abs", ("intensity/mean", "error_midtones_abs", "mean"), "MAE mid-tones",
+      "{:.4f}", "min",
+      "mean absolute error of the reconstruction mean over the mid-tone pixels (0.1 <= x <= "
+      "0.9), per image; images without mid-tones left out",
+    ),
+    Column(
+      "error_extremes_sq", ("intensity/mean", "error_extremes_sq", "mean"), "MSE near-binary",
+      "{:.5f}", "min", "mean squared error over the near-binary pixels, per image", show=(),
+    ),
+    Column(
+      "error_midtones_sq", ("intensity/mean", "error_midtones_sq", "mean"), "MSE mid-tones",
+      "{:.5f}", "min", "mean squared error over the mid-tone pixels, per image", show=(),
+    ),
+    Column(
+      "calibration_toward_half_display",
+      ("intensity/display", "calibration_toward_half", "mean"), "calib. to 0.5 (display)",
+      "{:.4f}", "zero",
+      "the calibration toward 0.5 of the display parameter (lambda for Bernoulli and CB)",
+      show=(),
+    ),
+    Column(
+      "calibration_toward_half_grey_display",
+      ("intensity/display", "calibration_toward_half_grey", "mean"),
+      "calib. to 0.5 (grey, display)", "{:.4f}", "zero",
+      "the calibration toward 0.5 of the display parameter over its grey predictions", show=(),
+    ),
+  )),
 )  # fmt: skip
 def intensity_bias(ctx: Context, key) -> dict:
+  """``intensity.intensity_report`` of the reconstruction mean (at the posterior mean) against
+  the run's own test inputs, under ``intensity/mean``, and of the display parameter (lambda for
+  Bernoulli and CB; the mean again otherwise) under ``intensity/display``: per image the summed
+  squared error, the shift toward 0.5 binned by the truth, the sharpness ratio, the calibration
+  toward 0.5 binned by the prediction (all pixels and grey predictions) and the errors by
+  true-intensity stratum; and the tables (error by intensity, histograms, reliability)."""
   del key
   return {
-    "intensity/mean": intensity.intensity_report(ctx.x, ctx.recon_mean),
-    "intensity/display": intensity.intensity_report(ctx.x, ctx.recon_display),
+    "intensity/mean": _recon_named(intensity.intensity_values(ctx.x, ctx.recon_mean)),
+    "intensity/display": intensity.intensity_values(ctx.x, ctx.recon_display),
     "intensity/display_parameter": ctx.run.model.likelihood.display_name,
   }
 

@@ -25,6 +25,8 @@ import math
 
 import ml_collections
 
+from vae import workdir as wd
+
 
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
@@ -37,7 +39,7 @@ def default_config() -> ml_collections.ConfigDict:
 def assess(rows: list[dict], config) -> dict:
   """{"converged", "flags": [sentences], "elbo_rise", "scale_gap"} of a run from its
   metrics.jsonl rows (per-seed means)."""
-  tests = [(r["epoch"], r["test"]) for r in rows if "test" in r]
+  tests = [(r["epoch"], r) for r in wd.held_out_rows(rows)]
   out = {"flags": []}
   if len(tests) < 2:
     out["flags"].append("fewer than two evaluated epochs: no learning curve")

@@ -8,6 +8,9 @@ study workdir:
 
     STUDY/study_config.json   the study's config (a resumed study must match it)
     STUDY/runs/<decoder>/     one training workdir per decoder (vae.training), with its eval/
+    STUDY/runs/epochs=<T>/<decoder>/   the same per budget, when ``config.budgets`` names two
+                              or more (T and 2T epochs, say: each run's schedule anneals to its
+                              own end, and each verdict is checked at both)
     STUDY/REPORT.md, *.png    the report (vae.study.report)
 
 Resumable at every level: a finished run is not retrained (``train_and_evaluate`` resumes or
@@ -31,7 +34,7 @@ from vae import evaluation, hosts
 from vae import workdir as wd
 from vae.mesh import make_mesh
 from vae.model import build_model
-from vae.study import report
+from vae.study import report, verdicts
 from vae.training import checks, train_and_evaluate
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,26 @@ log = logging.getLogger(__name__)
 STUDY_CONFIG_FILE = "study_config.json"
 
 
-def run_config(config, decoder: str) -> ml_collections.ConfigDict:
+def budgets(config) -> tuple[int, ...]:
+  """The study's budgets in epochs, ascending: ``config.budgets`` (each run trains that many
+  epochs, its learning-rate schedule annealed to its own end), or ``train.num_epochs`` alone."""
+  given = tuple(config.get("budgets") or ())
+  for b in given:
+    if not isinstance(b, int) or b < 1:
+      raise ValueError(f"budgets={given!r}: each budget must be a whole number of epochs >= 1")
+  if len(set(given)) != len(given):
+    raise ValueError(f"budgets={given!r} repeats a budget")
+  return tuple(sorted(given)) or (config.train.num_epochs,)
+
+
+def cell_dir(workdir: str, config, budget: int, decoder: str) -> str:
+  """A run's folder: runs/<decoder>, or runs/epochs=<budget>/<decoder> with several budgets."""
+  if len(budgets(config)) == 1 and not config.get("budgets"):
+    return os.path.join(workdir, "runs", decoder)
+  return os.path.join(workdir, "runs", f"epochs={budget}", decoder)
+
+
+def run_config(config, decoder: str, budget: int | None = None) -> ml_collections.ConfigDict:
   """The training config of one decoder of the study: ``config.train`` with the decoder's
   likelihood, then the decoder's entry of ``config.per_decoder`` (if any) merged over it (a
   paper's per-decoder settings: the CB paper's Gaussian at learning rate 1e-4, say)."""
@@ -53,6 +75,8 @@ def run_config(config, decoder: str) -> ml_collections.ConfigDict:
   overrides = config.get("per_decoder", {}).get(decoder)
   if overrides:
     _merge(c, overrides.to_dict() if hasattr(overrides, "to_dict") else dict(overrides), decoder)
+  if budget is not None:
+    c.num_epochs = budget
   return c
 
 
@@ -151,7 +175,7 @@ def _check_study_config(config, workdir: str) -> None:
     config,
     workdir,
     STUDY_CONFIG_FILE,
-    grid_of=lambda d: list(d.get("decoders", [])),
+    grid_of=lambda d: (list(d.get("decoders", [])), list(d.get("budgets") or [])),
     report_files=report.FILES,
   )
 
@@ -170,22 +194,31 @@ def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
 
 
 def check_grid(config: ml_collections.ConfigDict) -> None:
-  """Every run of the study built and checked, and the eval settings: a ValueError naming the bad
-  name or setting, before anything is trained or written (a sweep checks each of its points)."""
+  """Every run of the study built and checked, and the eval settings and comparisons: a
+  ValueError naming the bad name or setting, before anything is trained or written (a sweep
+  checks each of its points)."""
   for decoder in config.decoders:  # fail fast on a bad name or setting, before any training
-    c = run_config(config, decoder)
-    checks.validate(c, make_mesh().size)
+    for budget in budgets(config):
+      c = run_config(config, decoder, budget)
+      checks.validate(c, make_mesh().size)
     build_model(c)
   evaluation.evaluator.check_config(config.eval)
+  if "comparisons" in config:
+    verdicts.comparisons(config)
 
 
 def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
-  """Trains and evaluates every decoder (resuming); decoder -> its evaluation (None if
-  interrupted). Each evaluation's ``workdir`` is the run's folder as a path from here."""
+  """Trains and evaluates every decoder at every budget (resuming); (budget, decoder) -> its
+  evaluation (None if interrupted). Each evaluation's ``workdir`` is the run's folder as a path
+  from here."""
   check_grid(config)
   _check_study_config(config, workdir)
   cells = {
-    decoder: (os.path.join(workdir, "runs", decoder), run_config(config, decoder))
+    (budget, decoder): (
+      cell_dir(workdir, config, budget, decoder),
+      run_config(config, decoder, budget),
+    )
+    for budget in budgets(config)
     for decoder in config.decoders
   }
   return run_cells(cells, config.eval, workdir, progress_bar=config.get("progress_bar", False))

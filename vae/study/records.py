@@ -26,9 +26,10 @@ from vae.study import convergence
 # Columns of a run that come from its training metrics, not from a measure.
 RUN_COLUMNS = {
   "test_kl": Column(
-    "test_kl", (), "KL (test)", "{:.1f}", None,
-    "KL(q(z|x) || p(z)) at the last epoch, nats per image on the test inputs of the learning "
-    "curve (the rate; not a quality: how much of the latent code the decoder uses)",
+    "test_kl", (), "KL (curve)", "{:.1f}", None,
+    "KL(q(z|x) || p(z)) at the last epoch, nats per image on the held-out inputs of the "
+    "learning curve (the validation split where the run has one)",
+    show=("sweep",),
   ),
   "train_seconds": Column(
     "train_seconds", (), "train time (s)", "{:.0f}", None,
@@ -70,8 +71,9 @@ class Record:
 
   @property
   def tests(self) -> list[dict]:
-    """The per-epoch test rows of the learning curve, with their epoch."""
-    return [{"epoch": r["epoch"], **r["test"]} for r in self.metrics if "test" in r]
+    """The per-epoch held-out rows of the learning curve, with their epoch: the validation split
+    where the run has one, else the test images (``workdir.held_out_rows``)."""
+    return wd.held_out_rows(self.metrics)
 
   def last_test(self, key: str) -> float | None:
     """``key`` of the last test row that has it (the learned scale, the KL, ...), or None."""
@@ -95,7 +97,7 @@ def run_headline(result: dict, metrics: list[dict]) -> dict:
   secs = sum(r["seconds"] + r.get("compile_seconds", 0.0) for r in metrics)
   if metrics:
     row["train_seconds"] = {"mean": secs, "std": 0.0, "per_seed": [secs]}
-  tests = [r["test"] for r in metrics if "test" in r]
+  tests = wd.held_out_rows(metrics)
   if tests and "kl" in tests[-1]:
     per_seed = tests[-1].get("per_seed", {}).get("kl", [tests[-1]["kl"]])
     row["test_kl"] = _stats(per_seed)

@@ -1,20 +1,20 @@
 """The study report: REPORT.md with the table, figures and findings computed from the results.
 
-Nothing in the findings is written by hand: every sentence is generated from the measured numbers
-(``findings``), and says "holds" or "does not hold" by an explicit, printed criterion.
+Nothing in the verdicts is written by hand: each row is generated from the per-image numbers
+of two named decoders (``vae.study.verdicts``: a comparison fixed in the config, a bootstrap
+interval, a printed rule), at every budget of the study.
 """
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 
 from likelihoods import decoders
 from vae import workdir as wd
-from vae.evaluation import columns as cols
-from vae.study import convergence, figures, records, sections
+from vae.evaluation import per_image
+from vae.study import convergence, figures, records, sections, verdicts
 
 
 def columns() -> dict:
@@ -22,133 +22,98 @@ def columns() -> dict:
   return records.columns("study")
 
 
-def winners(table: dict) -> dict:
-  """column -> (best decoders, their value) for the comparable columns; several decoders when
-  they tie (``columns.best``)."""
+# --------------------------------------------------------------------------------- verdicts
+
+
+def _per_image(runs: dict) -> dict:
+  """decoder -> its evaluation's per-image arrays (``vae.evaluation.per_image``), or None."""
   out = {}
-  for key, column in columns().items():
-    vals = {d: row[key]["mean"] for d, row in table.items() if key in row}
-    if column.better is None or not vals:
-      continue
-    best = cols.best(vals, column.better)
-    if best:
-      out[key] = (best, vals[best[0]])
+  for decoder, record in runs.items():
+    try:
+      out[decoder] = per_image.load(record.workdir)
+    except FileNotFoundError:
+      out[decoder] = None
   return out
 
 
-# --------------------------------------------------------------------------------- findings
-
-
-def findings(table: dict, flagged: dict | None = None) -> list[str]:
-  """Sentences generated from the numbers; each claim with its criterion and verdict.
-
-  ``table``: decoder -> headline row (``records.run_headline``); ``flagged``: decoder -> reasons
-  its run is not converged (``convergence.assess``); a finding that rests on such a run gives no
-  verdict and says which runs."""
-  flagged = flagged or {}
-  shown = columns()
-
-  def verdict(holds, rests_on) -> str:
-    unconverged = [d for d in rests_on if d in flagged]
-    if unconverged:
-      runs = ", ".join(f"`{d}`" for d in unconverged)
-      return f"No verdict: rests on run(s) not converged ({runs})"
-    return _verdict(holds)
-
+def judge_all(config, runs_by_budget: dict) -> list[dict]:
+  """Every comparison of the config at every budget: [{"comparison", "by_budget": {budget:
+  ``verdicts.judge``}, "overall"}], with each decoder's rate (mean test KL per image) beside."""
+  settings = config.get("verdict") or verdicts.default_config()
+  arrays = {b: _per_image(runs) for b, runs in runs_by_budget.items()}
   out = []
-  for key, (best, value) in winners(table).items():
-    column = shown[key]
-    compared = [d for d, row in table.items() if key in row]
-    unconverged = [d for d in compared if d in flagged]
-    who = f"`{best[0]}`" if len(best) == 1 else "a tie of " + ", ".join(f"`{d}`" for d in best)
-    text = f"**{column.header}**: best is {who} ({column.format(value)})"
-    if unconverged:
-      text += " (no verdict: " + ", ".join(f"`{d}`" for d in unconverged) + " not converged)"
-    out.append(text + ".")
-  bce = _first(table, "bce")
-  others = {d: r for d, r in table.items() if d != bce}
-  b = table.get(bce)
-  if b and others and "shift_toward_half" in b:
-    shift = b["shift_toward_half"]["mean"]
-    rest = np.median([r["shift_toward_half"]["mean"] for r in others.values()])
-    holds = shift > 0 and shift > rest
+  for c in verdicts.comparisons(config):
+    by_budget = {}
+    for b in sorted(runs_by_budget):
+      r = verdicts.judge(c, arrays[b], settings)
+      for side, name in (("a", c.a), ("b", c.b)):
+        kl = (arrays[b].get(name) or {}).get(RATE_KEY)
+        if kl is not None:
+          r[f"{side}_rate"] = float(np.nanmean(kl))
+      by_budget[b] = r
     out.append(
-      f"Claim *BCE is biased toward 0.5*: Bernoulli reconstructions move toward 0.5 by "
-      f"{shift:+.4f} per pixel on average (median of the other decoders {rest:+.4f}). "
-      f"Criterion: positive and above the others' median. **{verdict(holds, table)}**."
-    )
-  if b and others and "sharpness_ratio" in b:
-    sharp = b["sharpness_ratio"]["mean"]
-    rest = np.median([r["sharpness_ratio"]["mean"] for r in others.values()])
-    out.append(
-      f"Claim *BCE blurs*: the Bernoulli mean keeps {sharp:.3f} of the data's "
-      f"image-gradient energy (median of the others {rest:.3f}). Criterion: below the "
-      f"others' median. **{verdict(sharp < rest, table)}**."
-    )
-  mse = _first(table, "mse")
-  fixed = table.get(mse)
-  learned = {d: r for d, r in table.items() if d in decoders.with_role("learned_sigma")}
-  if fixed and learned and "recon_mse" in fixed:
-    kl = {d: r["test_kl"]["mean"] for d, r in table.items() if "test_kl" in r}
-    better_mse = all(r["recon_mse"]["mean"] < fixed["recon_mse"]["mean"] for r in learned.values())
-    more_kl = all(kl.get(d, -math.inf) > kl.get(mse, math.inf) for d in learned)
-    detail = ", ".join(
-      f"`{d}` MSE {r['recon_mse']['mean']:.2f} / KL {kl.get(d, math.nan):.1f}"
-      for d, r in learned.items()
-    )
-    out.append(
-      f"Claim *a learned sigma fixes the reconstruction/KL balance*: fixed sigma has "
-      f"reconstruction MSE {fixed['recon_mse']['mean']:.2f} and test KL "
-      f"{kl.get(mse, math.nan):.1f} nats; {detail}. Criterion: every learned sigma has a "
-      f"lower MSE and a larger KL (uses its latents more). "
-      f"**{verdict(better_mse and more_kl, [mse, *learned])}**."
-    )
-  out.extend(_continuous_against_8bit(table, verdict))
-  return out
-
-
-# The measures on which the continuous decoders meet the natively 8-bit ones.
-MEASURES_8BIT = ("discretized_nll", "inception_score_samples", "frechet_samples")
-
-
-def _continuous_against_8bit(table: dict, verdict) -> list[str]:
-  """Does any density on [0, 1] match a decoder of the 256 levels (role ``native_8bit``)? For
-  each of ``MEASURES_8BIT``: the best continuous decoder against the best 8-bit one. "Matches":
-  better, or worse by no more than the sum of the two standard deviations over seeds."""
-  native = set(decoders.with_role("native_8bit"))
-  out = []
-  for column in MEASURES_8BIT:
-    spec = columns()[column]
-    header, fmt, better = spec.header, spec.fmt, spec.better
-    sign = 1.0 if better == "max" else -1.0  # sign * value: higher is better
-    rows = {d: r[column] for d, r in table.items() if column in r}
-    cont = {d: v for d, v in rows.items() if d not in native}
-    disc = {d: v for d, v in rows.items() if d in native}
-    if not cont or not disc:
-      continue
-    c = max(cont, key=lambda d: sign * cont[d]["mean"])
-    n = max(disc, key=lambda d: sign * disc[d]["mean"])
-    cv, nv = cont[c], disc[n]
-    gap = sign * (cv["mean"] - nv["mean"])  # > 0: the continuous decoder is better
-    noise = cv["std"] + nv["std"]
-    out.append(
-      f"Claim *a density on [0, 1] matches a decoder of the 256 levels* on **{header}**: best "
-      f"continuous `{c}` {fmt.format(cv['mean'])} ± {fmt.format(cv['std'])}, best 8-bit `{n}` "
-      f"{fmt.format(nv['mean'])} ± {fmt.format(nv['std'])} (the continuous one is "
-      f"{'better' if gap > 0 else 'worse'} by {fmt.format(abs(gap))}). Criterion: better, or "
-      f"worse by at most the sum of the two standard deviations over seeds "
-      f"({fmt.format(noise)}). **{verdict(gap >= -noise, [c, n])}**."
+      {"comparison": c, "by_budget": by_budget, "overall": verdicts.across_budgets(by_budget)}
     )
   return out
 
 
-def _first(table: dict, role: str) -> str | None:
-  """The first decoder of the table that plays ``role`` (``likelihoods.decoders.ROLES``)."""
-  return next((d for d in decoders.with_role(role) if d in table), None)
+RATE_KEY = "elbo/kl"  # the per-image KL of the final evaluation: the rate beside every verdict
 
 
-def _verdict(holds) -> str:
-  return "Holds" if bool(holds) else "Does not hold"
+def _fmt(v: float) -> str:
+  return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.1f}"
+
+
+def verdict_lines(judged: list[dict], settings) -> list[str]:
+  """The verdict table: per comparison and budget, A and B, A - B with its interval and the
+  verdict, each decoder's rate; the overall verdict across budgets."""
+  if not judged:
+    return []
+  budgets = sorted(judged[0]["by_budget"])
+  head = " | ".join(
+    f"{b} epochs: A, B; A - B [{100 * settings.level:.0f}% interval]; rate A, B" for b in budgets
+  )
+  lines = [
+    "| claim | statement | measure | A vs B | " + head + " | verdict |",
+    "|---|---|---|---|" + "---|" * len(budgets) + "---|",
+  ]
+  for item in judged:
+    c = item["comparison"]
+    cells = []
+    for b in budgets:
+      r = item["by_budget"][b]
+      if r.get("verdict") is None:
+        cells.append(f"not computed: {r.get('why', '')}")
+        continue
+      rate = ""
+      if "a_rate" in r and "b_rate" in r:
+        rate = f"; KL {r['a_rate']:.1f}, {r['b_rate']:.1f}"
+      seeds = (
+        "" if r["seeds"][0] == r["seeds"][1] > 1 else f" ({r['seeds'][0]}/{r['seeds'][1]} seeds)"
+      )
+      cells.append(
+        f"{_fmt(r['a_mean'])}, {_fmt(r['b_mean'])}; {_fmt(r['estimate'])} "
+        f"[{_fmt(r['low'])}, {_fmt(r['high'])}]: {r['verdict']}{rate}{seeds}"
+      )
+    arrow = ">" if c.direction == "greater" else "<"
+    lines.append(
+      f"| {c.claim} | {c.statement} | `{c.measure}` | `{c.a}` {arrow} `{c.b}` | "
+      + " | ".join(cells)
+      + f" | **{item['overall']}** |"
+    )
+  lines += [
+    "",
+    f"Rule, fixed before the runs (vae/study/verdicts.py): the claim is that A {'>'} or {'<'} B "
+    f"as the arrow says; A and B are each decoder's mean over its seeds of its mean over the "
+    f"same test images; the interval is a {100 * settings.level:.0f}% two-level bootstrap "
+    f"({settings.num_bootstrap} replicates: test images drawn with replacement once for both "
+    f"decoders, each decoder's seeds drawn on their own). **holds**: the interval lies wholly on "
+    f"the claimed side of 0; **does not hold**: wholly on the other side; **no difference "
+    f"detected**: it contains 0. Over the budgets: the same verdict at each is *stable*, "
+    f"different ones are **budget-dependent** (both numbers shown). KL: each decoder's rate, "
+    f"nats per test image: a reconstruction measure means little without it.",
+  ]
+  return lines
 
 
 # ----------------------------------------------------------------------------------- report
@@ -180,16 +145,22 @@ def keep_previous(workdir: str, files=FILES) -> str | None:
 
 def write_report(workdir: str, config, results: dict) -> str:
   """Writes REPORT.md and its figures into ``workdir``; returns the report's path.
-  ``results``: decoder -> its evaluation (``grid.run_grid``)."""
+  ``results``: (budget, decoder) -> its evaluation (``grid.run_grid``)."""
   criteria = config.get("convergence") or convergence.default_config()
-  runs = records.build(results, criteria)
+  by_budget = {}
+  for (budget, decoder), result in results.items():
+    by_budget.setdefault(budget, {})[decoder] = result
+  runs = {b: records.build(r, criteria) for b, r in sorted(by_budget.items())}
   return write_records(workdir, config, runs, criteria)
 
 
-def write_records(workdir: str, config, runs: dict, criteria) -> str:
-  """REPORT.md and its figures from ``runs`` (decoder -> ``records.Record``)."""
-  table = {d: r.headline for d, r in runs.items()}
-  flagged = {d: r.flags for d, r in runs.items() if r.flags}
+def write_records(workdir: str, config, runs_by_budget: dict, criteria) -> str:
+  """REPORT.md and its figures from ``runs_by_budget`` (budget -> decoder -> ``records.Record``):
+  the table, figures and drift of the largest budget, the verdicts at every budget."""
+  final = max(runs_by_budget)
+  runs = runs_by_budget[final]
+  settings = config.get("verdict") or verdicts.default_config()
+  judged = judge_all(config, runs_by_budget)
   shared = next(
     (r.last_test("scale") for d, r in runs.items() if d in decoders.with_role("shared_sigma")), None
   )
@@ -205,19 +176,27 @@ def write_records(workdir: str, config, runs: dict, criteria) -> str:
     f"Command: `python -m experiments.study --config experiments/configs/study.py:{config.variant} "
     f"--workdir {workdir}`",
     "",
-    sections.budget(config),
+    sections.budget(config, budgets=sorted(runs_by_budget)),
     "",
-    "## Table",
+    "## Verdicts (generated from the numbers; the comparisons are fixed in the config)",
     "",
-    *sections.table(runs, shown),
+    *(verdict_lines(judged, settings) or ["No comparisons in the config (`comparisons`)."]),
+    "",
+    f"## Table ({final} epochs)",
+    "",
+    *sections.table(runs, shown, converged=False),
     "",
     *sections.column_definitions(shown),
-    "- *converged*: see Convergence below.",
     "",
-    "## Findings (generated from the numbers above)",
-    "",
-    *[f"- {s}" for s in findings(table, flagged)],
-    "",
+  ]
+  for budget in sorted(runs_by_budget)[:-1]:
+    lines += [
+      f"### Table at {budget} epochs",
+      "",
+      *sections.table(runs_by_budget[budget], shown, converged=False),
+      "",
+    ]
+  lines += [
     *sections.convergence(runs, criteria),
     "",
     "## Figures",
@@ -236,7 +215,15 @@ def write_records(workdir: str, config, runs: dict, criteria) -> str:
     *sections.figure("loss_geometry.png", figures.LOSS_GEOMETRY_CAPTION),
     *sections.figure("learning_curves.png"),
     *sections.figure("sigma.png", figures.SCALE_CAPTION),
-    *sections.runs({d: f"runs/{d}" for d in runs}),
+    *sections.runs(
+      {
+        (d if len(runs_by_budget) == 1 else f"{d} ({b} epochs)"): os.path.relpath(
+          r.workdir, workdir
+        )
+        for b, rs in runs_by_budget.items()
+        for d, r in rs.items()
+      }
+    ),
   ]
   path = os.path.join(workdir, "REPORT.md")
   wd.write_bytes(path, "\n".join(lines).encode())

@@ -59,37 +59,62 @@ def per_decoder_text(config) -> str:
   return (" Except, per decoder: " + "; ".join(items) + ".") if items else ""
 
 
-def budget(config, *, kl_weight: str | None = None) -> str:
-  """The budget every decoder gets, in one sentence, and the evaluation's size."""
+def budget(config, *, kl_weight: str | None = None, budgets=None) -> str:
+  """The budget every decoder gets, in one sentence, and the evaluation's size. ``budgets``: the
+  epochs of each budget of a study run at several (else ``train.num_epochs``)."""
   t, e = config.train, config.eval
   kl = kl_weight if kl_weight is not None else f"{t.kl_weight:g}"
+  epochs = " and ".join(str(b) for b in budgets) if budgets else str(t.num_epochs)
+  opt = t.optimizer
+  schedule = opt.get("schedule", "constant")
+  if schedule != "constant":
+    warm = opt.get("warmup_epochs", 0.0)
+    schedule += (
+      f" to 0 at the budget's end (warm-up {warm:g} epochs)"
+      if warm
+      else " to 0 at the budget's end"
+    )
+  kl_warm = t.get("kl_warmup_epochs", 0.0)
+  val = t.data.get("validation_size", 0)
+  test = e.test_size or 10000
   return (
     f"Budget, the same for every decoder: {t.model.arch} {list(t.model.hidden)} latent "
-    f"{t.model.latent_dim}, {t.data.protocol} MNIST ({t.data.train_size or 60000} training "
-    f"images), {t.num_epochs} epochs, batch {t.batch_size}, {t.optimizer.name} lr "
-    f"{t.optimizer.learning_rate}, KL weight {kl}, {t.num_seeds} seeds. Evaluation on "
-    f"{e.test_size or 10000} test images, K = {e.num_importance_samples} importance samples."
+    f"{t.model.latent_dim}, {t.data.protocol} MNIST ({t.data.train_size or 60000 - val} training "
+    f"images" + (f", {val} more held out for validation" if val else "") + f"), {epochs} epochs, "
+    f"batch {t.batch_size}, {opt.name} lr {opt.learning_rate} ({schedule}), KL weight {kl}"
+    + (f" (warmed up from 0 over {kl_warm:g} epochs)" if kl_warm else "")
+    + f", {t.num_seeds} seeds. Evaluation on {test} test images"
+    + (" (a seeded random subset)" if e.test_size else "")
+    + f", K = {e.num_importance_samples} importance samples."
     + per_decoder_text(config)
   )
 
 
-def convergence_rule(criteria) -> str:
-  return (
-    f"A run is flagged when its test ELBO still rose over the last {100 * criteria.window:.0f}% "
-    f"of its epochs by more than {criteria.max_elbo_rise_nats:g} nats per image, or a learned "
-    f"scale is more than {100 * criteria.max_scale_gap:.0f}% from its optimum given the decoder "
-    "means (as trained: with dropout on, where the run logged it; at test otherwise; "
-    "vae/study/convergence.py); findings that rest on a flagged run say so."
+def convergence_rule(criteria, *, withholds: bool = False) -> str:
+  """The drift rule in words; ``withholds``: the sweep's reading (findings that rest on a marked
+  run give no verdict), else the study's (information only)."""
+  lead = (
+    "Findings that rest on a marked run give no verdict."
+    if withholds
+    else "Information only (a verdict is never withheld: budget robustness is judged by running "
+    "two budgets)."
+  )
+  return lead + (
+    f" A run is marked when its held-out ELBO (the validation split where there is one) "
+    f"still rose over the last {100 * criteria.window:.0f}% of its epochs by more than "
+    f"{criteria.max_elbo_rise_nats:g} nats per image, or a learned scale is more than "
+    f"{100 * criteria.max_scale_gap:.0f}% from its optimum given the decoder means (as trained: "
+    "with dropout on, where the run logged it; at test otherwise; vae/study/convergence.py)."
   )
 
 
 def convergence(records: dict, criteria) -> list[str]:
-  """The rule, then one line per record: converged, or why not."""
-  lines = ["## Convergence", "", convergence_rule(criteria), ""]
+  """The rule, then one line per record: no drift, or which."""
+  lines = ["## Drift (information)", "", convergence_rule(criteria), ""]
   for record in records.values():
     a = record.convergence
     rise = f" (ELBO rise over the window {a['elbo_rise']:+.1f} nats)" if "elbo_rise" in a else ""
-    lines.append(f"- `{record.name}`: " + ("; ".join(a["flags"]) or "converged") + rise)
+    lines.append(f"- `{record.name}`: " + ("; ".join(a["flags"]) or "no drift") + rise)
   return lines
 
 

@@ -422,7 +422,7 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     "## Convergence",
     "",
-    sections.convergence_rule(criteria),
+    sections.convergence_rule(criteria, withholds=True),
     "",
     "| decoder | " + " | ".join(texts) + " |",
     "|---|" + "---|" * len(texts),

@@ -1,8 +1,9 @@
 """``train_and_evaluate(config, workdir)``: the training loop, callable from a script or a notebook.
 
 Per epoch: one compiled call trains every seed over the whole epoch (``vae.training.programs``), then the
-host does what needs a host, once: checks the loss is finite, evaluates the test set (another
-compiled call), writes metrics (JSON lines + TensorBoard), an image grid and a checkpoint.
+host does what needs a host, once: checks the loss is finite, evaluates the held-out images (the
+validation split, ``data.validation_size``, or else the first ``data.test_size`` test images;
+another compiled call), writes metrics (JSON lines + TensorBoard), an image grid and a checkpoint.
 
 Re-running with the same workdir resumes from the latest complete checkpoint; a run interrupted
 at any point and resumed ends bit-identical to an uninterrupted one (on CPU). SIGTERM finishes
@@ -60,7 +61,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   mesh = make_mesh(config)
   model = build_model(config)
   train_images = data.training_images(config)
-  test_images, _ = data.split(config, "test", config.data.test_size, "data.test_size")
+  # The per-epoch curves' held-out images: the validation split if the run has one (the test set
+  # is then left to the final evaluation), else the first data.test_size test images (the
+  # metrics row says which: "validation" or "test").
+  held_out_images = data.validation_images(config)
+  held_out = "validation" if held_out_images is not None else "test"
+  if held_out_images is None:
+    held_out_images, _ = data.split(config, "test", config.data.test_size, "data.test_size")
   per_epoch = checks.steps_per_epoch(config, len(train_images))
   tx = make_optimizer(config, per_epoch)
   writer = hosts.is_writer()  # with several processes, only process 0 writes files
@@ -84,7 +91,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       state=state, epoch=start, interrupted=False, metrics=wd.read_metrics(workdir)
     )
   images_dev = replicate(train_images, mesh)
-  x_test_host = np.asarray(data.fixed_inputs(config, test_images))
+  x_test_host = np.asarray(data.fixed_inputs(config, held_out_images))
   x_test, show_x = replicate(x_test_host, mesh), replicate(x_test_host[:32], mesh)
   t0 = time.perf_counter()
   train_epoch = (
@@ -155,7 +162,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         ):
           # a bound on a density of (pixel + u)/256: bits/dim apply (a Bernoulli is no density)
           test["bits_per_dim"] = objective.bits_per_dim(np.asarray(test["elbo"]))
-        row["test"] = mean_over_seeds(test)
+        row[held_out] = mean_over_seeds(test)
       if config.image_every_epochs and (epoch % config.image_every_epochs == 0 or last):
         shown = show(state, show_x, show_key)
         if writer:
@@ -168,7 +175,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       bar.set_postfix(
         loss=f"{row['train']['loss']:.2f}",
         elbo=f"{row['train']['elbo']:.2f}",
-        test_elbo=f"{row.get('test', {}).get('elbo', float('nan')):.2f}",
+        **{f"{held_out}_elbo": f"{row.get(held_out, {}).get('elbo', float('nan')):.2f}"},
       )
       if stop.raised:
         interrupted = stop.raised
@@ -191,7 +198,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
 
 def _log_epoch(writer: SummaryWriter, row: dict) -> None:
-  for split in ("train", "test"):
+  for split in ("train", "validation", "test"):
     for name, value in row.get(split, {}).items():
       if name != "per_seed":
         writer.add_scalar(f"{split}/{name}", value, row["epoch"])

@@ -46,8 +46,27 @@ def _apply(model, state_params, stats, x, keys, *, train, num_samples):
   )
 
 
+def kl_warmup_steps(config, steps_per_epoch: int) -> int:
+  """Optimizer steps of the KL-weight warm-up: ``round(kl_warmup_epochs * steps_per_epoch)``
+  (0: off, also when the fraction of an epoch rounds to no step)."""
+  return round(config.get("kl_warmup_epochs", 0.0) * steps_per_epoch)
+
+
+def kl_weight_at(step, config, steps_per_epoch: int):
+  """The KL weight of the training loss at global optimizer step ``step`` (0-based; a Python or
+  traced integer): ``kl_weight * min(1, step / warmup_steps)`` during the KL warm-up
+  (``kl_warmup_epochs``), ``kl_weight`` itself (the Python float, unchanged) when it is off."""
+  warmup = kl_warmup_steps(config, steps_per_epoch)
+  if warmup == 0:
+    return config.kl_weight
+  return config.kl_weight * jnp.minimum(1.0, step / warmup)
+
+
 def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
-  """(states [S, ...], images uint8 [N, 28, 28]) -> (states, per-step metrics [S, steps]); jitted."""
+  """(states [S, ...], images uint8 [N, 28, 28]) -> (states, per-step metrics [S, steps]); jitted.
+
+  The metric ``loss`` is the objective optimized, with the KL weight of its step
+  (``kl_weight_at``); ``elbo``, ``recon`` and ``kl`` are the unweighted terms."""
   batch, protocol, gamma = config.batch_size, config.data.protocol, config.data.gamma
   iw = config.num_importance_samples > 1
 
@@ -55,10 +74,17 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
     key, k_perm, k_steps = jax.random.split(state.key, 3)
     steps = images.shape[0] // batch
     order = jax.random.permutation(k_perm, images.shape[0])[: steps * batch].reshape(steps, batch)
+    # Decided here, at trace time: without a warm-up the step index is not even scanned over,
+    # and the loss is the program it always was.
+    warm = kl_warmup_steps(config, steps) > 0
 
     def step(carry, inputs):
       params, stats, opt_state = carry
-      idx, k = inputs
+      if warm:
+        idx, k, i = inputs
+        kl_weight = kl_weight_at(state.step + i, config, steps)
+      else:
+        (idx, k), kl_weight = inputs, config.kl_weight
       k_data, k_sample, k_dropout = jax.random.split(k, 3)
       x = shard_batch(preprocess(k_data, images[idx], protocol, gamma=gamma, packed=True), mesh)
 
@@ -72,7 +98,7 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
           train=True,
           num_samples=config.num_importance_samples,
         )
-        loss = objective.training_loss(out, kl_weight=config.kl_weight, importance_weighted=iw)
+        loss = objective.training_loss(out, kl_weight=kl_weight, importance_weighted=iw)
         return loss, (out, dict(new_stats))
 
       (loss, (out, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
@@ -87,9 +113,10 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
       return (params, new_stats, opt_state), metrics
 
     carry = (state.params, state.stats, state.opt_state)
-    (params, stats, opt_state), metrics = jax.lax.scan(
-      step, carry, (order, jax.random.split(k_steps, steps))
-    )
+    xs = (order, jax.random.split(k_steps, steps))
+    if warm:
+      xs += (jnp.arange(steps, dtype=state.step.dtype),)
+    (params, stats, opt_state), metrics = jax.lax.scan(step, carry, xs)
     new = state.replace(
       epoch=state.epoch + 1,
       step=state.step + steps,
