@@ -74,6 +74,29 @@ def test_worked_example_cross_entropy_is_asymmetric_and_minimized_at_the_target(
     assert np.all(losses[p != 0.2] > bce(0.2))
 
 
+def test_f1_every_target_is_the_minimiser_and_the_minimum_is_its_entropy():
+  """Folk claim F1 as an identity: for every target y in [0, 1], BCE(y, p) over p is minimised at
+  p = y (the logit gradient sigmoid(logit) - y vanishes there, and is increasing), with minimum
+  H(y) (scipy's Bernoulli entropy), not 0; and BCE is a Bregman divergence plus H(y), so over a
+  distribution of targets the expected loss is minimised at their mean E[y]."""
+  targets = np.array([0.0, 1e-3, 0.05, 0.2, 0.5, 0.73, 0.999, 1.0])
+  with jax.enable_x64(True):
+    bce = jax.jit(lambda logit, y: -Bernoulli(logit).log_prob(y))
+    at_target = np.asarray(bce(jnp.asarray(scipy.special.logit(targets)), jnp.asarray(targets)))
+    inner = (targets > 0) & (targets < 1)
+    np.testing.assert_allclose(
+      at_target[inner], scipy.stats.bernoulli(targets[inner]).entropy(), rtol=1e-13, atol=1e-15
+    )
+    grad = jax.vmap(jax.grad(lambda logit, y: -Bernoulli(logit).log_prob(y)))
+    logits = jnp.asarray(scipy.special.logit(targets[inner]))
+    np.testing.assert_allclose(np.asarray(grad(logits, jnp.asarray(targets[inner]))), 0, atol=1e-15)
+    # A distribution of targets: E_y BCE(y, p) is minimised at p = E[y].
+    rng = np.random.default_rng(0)
+    ys = rng.beta(0.3, 0.6, 1000)
+    expected = jax.grad(lambda logit: jnp.mean(-Bernoulli(logit).log_prob(jnp.asarray(ys))))
+    assert abs(float(expected(jnp.float64(scipy.special.logit(ys.mean()))))) < 1e-15
+
+
 def test_grey_targets_are_not_a_normalized_density():
   """The integral over x in [0, 1] of exp(log_prob) is 1/C(lambda) < 1 (the continuous Bernoulli's
   normalizer), which is why the continuous Bernoulli exists; the pmf on {0, 1} sums to 1."""

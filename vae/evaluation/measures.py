@@ -479,7 +479,9 @@ def _recon_columns(columns_: tuple[Column, ...]) -> tuple[Column, ...]:
     Column(
       "shift_toward_half", ("intensity/mean", "shift_toward_half", "mean"), "shift to 0.5",
       "{:.4f}", "zero",
-      "mean over pixels of sign(0.5 - x)(recon - x): > 0 means reconstructions pulled toward 0.5",
+      "mean over pixels of sign(0.5 - x)(recon - x), binned by the TRUE value x: > 0 for any "
+      "error at the 91% of pixels near 0 or 1, a calibrated predictor too (regression to the "
+      "mean), so it cannot decide whether a decoder pulls toward 0.5; the calibration columns can",
     ),
     Column(
       "sharpness_ratio", ("intensity/mean", "sharpness_ratio", "mean"), "sharpness", "{:.3f}",

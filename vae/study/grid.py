@@ -209,8 +209,8 @@ def check_grid(config: ml_collections.ConfigDict) -> None:
 
 def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
   """Trains and evaluates every decoder at every budget (resuming); (budget, decoder) -> its
-  evaluation (None if interrupted). Each evaluation's ``workdir`` is the run's folder as a path
-  from here."""
+  evaluation with ``config.budgets``, else decoder -> its evaluation (None if interrupted). Each
+  evaluation's ``workdir`` is the run's folder as a path from here."""
   check_grid(config)
   _check_study_config(config, workdir)
   cells = {
@@ -221,7 +221,10 @@ def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
     for budget in budgets(config)
     for decoder in config.decoders
   }
-  return run_cells(cells, config.eval, workdir, progress_bar=config.get("progress_bar", False))
+  results = run_cells(cells, config.eval, workdir, progress_bar=config.get("progress_bar", False))
+  if results is None or config.get("budgets"):
+    return results
+  return {decoder: result for (_, decoder), result in results.items()}
 
 
 def run_cells(

@@ -145,10 +145,12 @@ def keep_previous(workdir: str, files=FILES) -> str | None:
 
 def write_report(workdir: str, config, results: dict) -> str:
   """Writes REPORT.md and its figures into ``workdir``; returns the report's path.
-  ``results``: (budget, decoder) -> its evaluation (``grid.run_grid``)."""
+  ``results``: (budget, decoder) -> its evaluation, or decoder -> its evaluation for a study of
+  one budget (``grid.run_grid``)."""
   criteria = config.get("convergence") or convergence.default_config()
   by_budget = {}
-  for (budget, decoder), result in results.items():
+  for key, result in results.items():
+    budget, decoder = key if isinstance(key, tuple) else (config.train.num_epochs, key)
     by_budget.setdefault(budget, {})[decoder] = result
   runs = {b: records.build(r, criteria) for b, r in sorted(by_budget.items())}
   return write_records(workdir, config, runs, criteria)
