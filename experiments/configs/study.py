@@ -8,14 +8,18 @@ Variants (``study.py:<variant>``):
   on a 2-core CPU, mostly compiling; a tiny MLP on 512 images, 1 epoch, 2 seeds, no
   sample-quality classifier. Expected: a REPORT.md with a row per decoder whose numbers mean
   nothing. Run by the tests and by CI: it checks the plumbing, not the science.
-* ``cpu`` (default): the command above; a real but short study for a 2-core CPU: the CB paper's
-  architecture on all 60,000 dequantized training images, 20 epochs (9,380 steps), 3 seeds (2 for
-  the logistic mixture, 1 for the categorical); evaluation on 2,000 test images with K = 100.
-  About 75 minutes on a 2-core CPU for the seven continuous decoders of the committed run (7-9
-  each, Beta 25), about 25 more for the three Laplace decoders added since (an estimate), and 75
-  for the two 8-bit ones. Expected: experiments/results/study_cpu/REPORT.md (common bits/dim
-  1.24 for the categorical, 1.99 for Beta, 2.02 for the continuous Bernoulli), with 5 of the 7
-  continuous runs flagged not converged; timings and why: experiments/results/study_cpu/NOTES.md.
+* ``cpu`` (default): the command above; a real but short study for a 2-core CPU, at two budgets
+  so that every verdict says whether it depends on the budget: a 784-256-20 MLP (one hidden
+  layer; dropout 0.1) on 20,000 dequantized training images, 5,000 more held out for the
+  validation curves, batch 64, Adam 1e-3 with a 1-epoch warm-up and cosine decay to 0 at the
+  budget's end, 10 and 20 epochs (3,120 and 6,240 steps), 3 seeds (2 for the logistic mixture, 1
+  for the categorical: per seed an epoch of theirs costs 15 and 23 Bernoulli epochs); evaluation
+  on a seeded random subset of 2,000 test images with K = 100; the verdicts of ``COMPARISONS``.
+  Why this size: the CB paper's 784-500-500 MLP on all 60,000 images took 150 minutes for one
+  budget of 20 epochs; this one trains a cheap decoder's 3 seeds for 10 epochs in 35-60 s, so both
+  budgets of all twelve decoders, and their 24 evaluations, fit about 2 hours (an estimate from
+  the first runs' times; the measured time is in experiments/results/study_cpu/NOTES.md once it
+  has run). Expected: experiments/results/study_cpu/REPORT.md.
 * ``paper``: ``--config experiments/configs/study.py:paper``; the continuous-Bernoulli paper's
   notebooks (reference-protocols.md; ``_paper`` below lists every setting and its source): its
   four decoders, 784-500-500-20, ReLU, dropout 0.1, dequantized MNIST, batch 50, gradient clip 1,
@@ -127,7 +131,7 @@ def _cpu(c):
   c.per_decoder["discretized_logistic"] = {"num_seeds": 2}
   c.per_decoder["categorical"] = {"num_seeds": 1}
   e = c.eval
-  e.num_importance_samples, e.test_size, e.knn_train_size = 100, 5000, 10000
+  e.num_importance_samples, e.test_size, e.knn_train_size = 100, 2000, 10000
   e.num_generated = 2000
 
 
