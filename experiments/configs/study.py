@@ -44,7 +44,7 @@ from vae.study import convergence, verdicts
 CONTINUOUS_DECODERS = decoders.in_study(native_8bit=False)  # on [0, 1] (and the Bernoulli)
 NATIVE_8BIT_DECODERS = decoders.in_study(native_8bit=True)  # pmfs on the 256 levels
 ALL_DECODERS = CONTINUOUS_DECODERS + NATIVE_8BIT_DECODERS
-VARIANTS = ("smoke", "cpu", "paper", "iwae")
+VARIANTS = ("smoke", "cpu", "paper", "iwae", "rate_smoke", "rate")
 
 # The comparisons the study judges, fixed before any run (vae/study/verdicts.py): a folk claim of
 # ../shared/docs/folk-claims.md as a test between two named decoders on one per-image measure of
@@ -80,6 +80,36 @@ COMPARISONS = (
 )  # fmt: skip
 
 
+# The rate axis (``rate`` variants): decoders compared at the same test KL, read off each one's
+# rate-distortion curve (vae/study/matched_rate.py), at common rates fixed by rule.
+RATE_DECODERS = (
+  "bernoulli", "continuous_bernoulli", "gaussian_fixed", "gaussian_shared", "laplace_fixed",
+  "laplace_shared",
+)  # fmt: skip
+RATE_COMPARISONS = (
+  dict(claim="F3", statement="BCE's reconstructions are pulled toward 0.5 more than MSE's",
+       measure="intensity/calibration_toward_half", a="bernoulli", b="gaussian_fixed"),
+  dict(claim="F3", statement="... on grey predictions (0.1 < r < 0.9)",
+       measure="intensity/calibration_toward_half_grey", a="bernoulli", b="gaussian_fixed"),
+  dict(claim="F3", statement="BCE is pulled toward 0.5 more than MAE",
+       measure="intensity/calibration_toward_half", a="bernoulli", b="laplace_fixed"),
+  dict(claim="F3", statement="BCE is pulled toward 0.5 more than the continuous Bernoulli",
+       measure="intensity/calibration_toward_half", a="bernoulli", b="continuous_bernoulli"),
+  dict(claim="F4", statement="BCE's reconstructions are blurrier than MSE's",
+       measure="intensity/sharpness_ratio", a="bernoulli", b="gaussian_fixed", direction="less"),
+  dict(claim="F5", statement="BCE errs more than MSE on mid-tones (0.1 <= x <= 0.9)",
+       measure="intensity/error_midtones_abs", a="bernoulli", b="gaussian_fixed"),
+  dict(claim="F5", statement="BCE errs less than MSE on near-binary pixels",
+       measure="intensity/error_extremes_abs", a="bernoulli", b="gaussian_fixed", direction="less"),
+  dict(claim="F13", statement="MAE reconstructs with a lower squared error than MSE",
+       measure="intensity/mse", a="laplace_fixed", b="gaussian_fixed", direction="less"),
+  dict(claim="F13", statement="MAE's reconstructions are sharper than MSE's",
+       measure="intensity/sharpness_ratio", a="laplace_fixed", b="gaussian_fixed"),
+  dict(claim="F13", statement="MAE reconstructs with a lower squared error than BCE",
+       measure="intensity/mse", a="laplace_fixed", b="bernoulli", direction="less"),
+)  # fmt: skip
+
+
 def get_config(variant: str = "cpu"):
   variant = variant or "cpu"
   if variant not in VARIANTS:
@@ -100,6 +130,9 @@ def get_config(variant: str = "cpu"):
   c.budgets = ()
   c.comparisons = ()  # verdicts.Comparison fields, judged at every budget (COMPARISONS)
   c.verdict = verdicts.default_config()  # the interval: level, bootstrap replicates, seed
+  c.kl_weights = ()  # a rate axis: every decoder at each KL weight (rate_report.py)
+  c.rate_comparisons = ()  # verdicts.Comparison fields, judged at common rates
+  c.rate_fractions = (0.25, 0.5, 0.75)  # the common rates: fractions of the common log range
   globals()[f"_{variant}"](c)
   return c
 
@@ -133,6 +166,29 @@ def _cpu(c):
   e = c.eval
   e.num_importance_samples, e.test_size, e.knn_train_size = 100, 2000, 10000
   e.num_generated = 2000
+
+
+def _rate_smoke(c):
+  """The rate axis's plumbing on the smoke model: two decoders, three KL weights, two budgets."""
+  _smoke(c)
+  c.decoders = ("bernoulli", "gaussian_fixed")
+  c.comparisons = ()
+  c.kl_weights = (0.02, 0.2, 2.0)
+  c.rate_comparisons = RATE_COMPARISONS
+
+
+def _rate(c):
+  """Every decoder of RATE_DECODERS at KL weights 0.01 .. 1 (a fixed-sigma Gaussian needs beta
+  near 2 sigma^2, about 0.02, to reach a learned sigma's rate), the cpu study's model, data,
+  schedule and budgets halved (5 and 10 epochs: 60 runs of 3 seeds)."""
+  _cpu(c)
+  c.decoders, c.comparisons = RATE_DECODERS, ()
+  c.per_decoder = ml_collections.ConfigDict()
+  c.budgets = (5, 10)
+  c.train.num_epochs = 10
+  c.kl_weights = (0.01, 0.03, 0.1, 0.3, 1.0)
+  c.rate_comparisons = RATE_COMPARISONS
+  c.eval.sample_quality = True
 
 
 def _paper(c):

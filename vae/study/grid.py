@@ -11,6 +11,8 @@ study workdir:
     STUDY/runs/epochs=<T>/<decoder>/   the same per budget, when ``config.budgets`` names two
                               or more (T and 2T epochs, say: each run's schedule anneals to its
                               own end, and each verdict is checked at both)
+    STUDY/runs/epochs=<T>/kl=<w>/<decoder>/   on a rate axis (``config.kl_weights``): each
+                              decoder at each KL weight, its rate-distortion curve
     STUDY/REPORT.md, *.png    the report (vae.study.report)
 
 Resumable at every level: a finished run is not retrained (``train_and_evaluate`` resumes or
@@ -34,7 +36,7 @@ from vae import evaluation, hosts
 from vae import workdir as wd
 from vae.mesh import make_mesh
 from vae.model import build_model
-from vae.study import report, verdicts
+from vae.study import rate_report, report, verdicts
 from vae.training import checks, train_and_evaluate
 
 log = logging.getLogger(__name__)
@@ -54,14 +56,32 @@ def budgets(config) -> tuple[int, ...]:
   return tuple(sorted(given)) or (config.train.num_epochs,)
 
 
-def cell_dir(workdir: str, config, budget: int, decoder: str) -> str:
-  """A run's folder: runs/<decoder>, or runs/epochs=<budget>/<decoder> with several budgets."""
+def kl_weights(config) -> tuple[float, ...]:
+  """The study's KL weights (beta-VAE's beta), ascending: ``config.kl_weights`` (a rate axis:
+  each decoder trained at each, so that its rate-distortion curve is measured), or
+  ``train.kl_weight`` alone."""
+  given = tuple(float(w) for w in (config.get("kl_weights") or ()))
+  for w in given:
+    if not w > 0 or w != w or w == float("inf"):
+      raise ValueError(f"kl_weights={given!r}: each KL weight must be a finite number > 0")
+  if len(set(given)) != len(given):
+    raise ValueError(f"kl_weights={given!r} repeats a weight")
+  return tuple(sorted(given)) or (float(config.train.kl_weight),)
+
+
+def cell_dir(workdir: str, config, budget: int, decoder: str, kl_weight=None) -> str:
+  """A run's folder: runs/<decoder>; runs/epochs=<budget>/<decoder> with several budgets;
+  runs/epochs=<budget>/kl=<weight>/<decoder> on a rate axis (``kl_weights``)."""
+  if config.get("kl_weights"):
+    return os.path.join(workdir, "runs", f"epochs={budget}", f"kl={kl_weight:g}", decoder)
   if len(budgets(config)) == 1 and not config.get("budgets"):
     return os.path.join(workdir, "runs", decoder)
   return os.path.join(workdir, "runs", f"epochs={budget}", decoder)
 
 
-def run_config(config, decoder: str, budget: int | None = None) -> ml_collections.ConfigDict:
+def run_config(
+  config, decoder: str, budget: int | None = None, kl_weight: float | None = None
+) -> ml_collections.ConfigDict:
   """The training config of one decoder of the study: ``config.train`` with the decoder's
   likelihood, then the decoder's entry of ``config.per_decoder`` (if any) merged over it (a
   paper's per-decoder settings: the CB paper's Gaussian at learning rate 1e-4, say)."""
@@ -77,6 +97,8 @@ def run_config(config, decoder: str, budget: int | None = None) -> ml_collection
     _merge(c, overrides.to_dict() if hasattr(overrides, "to_dict") else dict(overrides), decoder)
   if budget is not None:
     c.num_epochs = budget
+  if kl_weight is not None:
+    c.kl_weight = kl_weight
   return c
 
 
@@ -175,7 +197,11 @@ def _check_study_config(config, workdir: str) -> None:
     config,
     workdir,
     STUDY_CONFIG_FILE,
-    grid_of=lambda d: (list(d.get("decoders", [])), list(d.get("budgets") or [])),
+    grid_of=lambda d: (
+      list(d.get("decoders", [])),
+      list(d.get("budgets") or []),
+      list(d.get("kl_weights") or []),
+    ),
     report_files=report.FILES,
   )
 
@@ -187,7 +213,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: str) -> str:
     return ""
   path = os.path.join(workdir, "REPORT.md")
   if hosts.is_writer():
-    path = report.write_report(workdir, config, results)
+    write = rate_report.write_rate_report if config.get("kl_weights") else report.write_report
+    path = write(workdir, config, results)
     log.info("report: %s", path)
   hosts.barrier("report written")
   return path
@@ -199,8 +226,9 @@ def check_grid(config: ml_collections.ConfigDict) -> None:
   checks each of its points)."""
   for decoder in config.decoders:  # fail fast on a bad name or setting, before any training
     for budget in budgets(config):
-      c = run_config(config, decoder, budget)
-      checks.validate(c, make_mesh().size)
+      for weight in kl_weights(config):
+        c = run_config(config, decoder, budget, weight)
+        checks.validate(c, make_mesh().size)
     build_model(c)
   evaluation.evaluator.check_config(config.eval)
   if "comparisons" in config:
@@ -208,23 +236,28 @@ def check_grid(config: ml_collections.ConfigDict) -> None:
 
 
 def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
-  """Trains and evaluates every decoder at every budget (resuming); (budget, decoder) -> its
-  evaluation with ``config.budgets``, else decoder -> its evaluation (None if interrupted). Each
-  evaluation's ``workdir`` is the run's folder as a path from here."""
+  """Trains and evaluates every decoder at every budget and KL weight (resuming); (budget, KL
+  weight, decoder) -> its evaluation on a rate axis (``config.kl_weights``), (budget, decoder) ->
+  its evaluation with ``config.budgets``, else decoder -> its evaluation (None if interrupted).
+  Each evaluation's ``workdir`` is the run's folder as a path from here."""
   check_grid(config)
   _check_study_config(config, workdir)
+  rate_axis = bool(config.get("kl_weights"))
   cells = {
-    (budget, decoder): (
-      cell_dir(workdir, config, budget, decoder),
-      run_config(config, decoder, budget),
+    (budget, weight, decoder): (
+      cell_dir(workdir, config, budget, decoder, weight),
+      run_config(config, decoder, budget, weight if rate_axis else None),
     )
     for budget in budgets(config)
+    for weight in kl_weights(config)
     for decoder in config.decoders
   }
   results = run_cells(cells, config.eval, workdir, progress_bar=config.get("progress_bar", False))
-  if results is None or config.get("budgets"):
+  if results is None or rate_axis:
     return results
-  return {decoder: result for (_, decoder), result in results.items()}
+  if config.get("budgets"):
+    return {(budget, decoder): r for (budget, _, decoder), r in results.items()}
+  return {decoder: r for (_, _, decoder), r in results.items()}
 
 
 def run_cells(
