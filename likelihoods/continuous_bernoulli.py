@@ -47,6 +47,10 @@ Numerically delicate regions and how they are handled:
 * **cdf / inverse cdf** use ``expm1``/``log1p`` in forms that cannot overflow, with no reflection
   ``1 - F`` (which would cost eps absolute where F is small): relative accuracy where the mass is,
   exact 0 and 1 at the edges.
+
+Two inverse-mean maps: ``logits_from_mean`` is exact; ``lambda_from_mean_knots`` /
+``logits_from_mean_knots`` reproduce the CB paper code's approximation (linear interpolation
+between 100 knots), which departs from the exact map by up to 0.006 in lambda and 0.12 in the mean.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from likelihoods.base import LOG2, Distribution, Likelihood, distribution_dataclass, float_dtype
 from likelihoods.discretization import LOG1P_SAFE
@@ -156,6 +161,99 @@ def logits_from_mean(mean: jax.Array, num_iters: int = 30) -> jax.Array:
     return eta - step
 
   return jax.lax.fori_loop(0, num_iters, newton, eta0)
+
+
+# The CB paper code's inverse-mean map (cunningham-lab/cb_and_cc, cb/utils.py: ``mean_from_lam``,
+# the knots ``xs``/``ys`` and ``cont_bern_lam``; the same in every version of the file, 2019-2020).
+KNOTS_NUM = 100
+KNOTS_TOP = 1.0 + 1e-4  # the last lambda knot: linspace(0, 1 + 1e-4, 100)
+
+
+def _cb_code_knots() -> tuple[np.ndarray, np.ndarray]:
+  r"""(lambda knots, mean knots) of the CB paper code, both rounded to float32 as there.
+
+  lambda_i = linspace(0, 1 + 1e-4, 100)[i] in float64; m_i = mu(lambda_i) by the closed form
+  lambda / (2 lambda - 1) + 1 / (2 artanh(1 - 2 lambda)) in float64 for lambda_i in (0, 1) (no
+  knot is at 1/2: lambda_49 = 0.494999, lambda_50 = 0.505101), and m_i = lambda_i outside (0, 1):
+  the knots (0, 0) and (1.0001, 1.0001)."""
+  lam = np.linspace(0.0, KNOTS_TOP, KNOTS_NUM)
+  inside = (lam > 0) & (lam < 1)
+  safe = np.where(inside, lam, 0.25)
+  mean = np.where(inside, safe / (2 * safe - 1) + 1 / (2 * np.arctanh(1 - 2 * safe)), lam)
+  return lam.astype(np.float32), mean.astype(np.float32)
+
+
+KNOTS_LAMBDA, KNOTS_MEAN = _cb_code_knots()
+
+
+def lambda_from_mean_knots(mean: jax.Array) -> jax.Array:
+  r"""The CB paper code's approximate inverse mean map, as lambda (``cont_bern_lam``).
+
+  Construction (cunningham-lab/cb_and_cc, ``cb/utils.py``): 100 knots in *lambda*,
+  :math:`\lambda_i = 1.0001\, i / 99` (``np.linspace(0, 1 + 1e-4, 100)``), with their CB means
+  :math:`m_i = \mu(\lambda_i)` (closed form, float64; :math:`m_i = \lambda_i` for the end knots
+  :math:`\lambda_0 = 0` and :math:`\lambda_{99} = 1.0001`, outside (0, 1)), both rounded to
+  float32 (``_cb_code_knots``). The map interpolates lambda linearly *as a function of the mean*:
+  for :math:`m_i \le m < m_{i+1}`,
+
+  .. math::  \lambda(m) = \lambda_i + (m - m_i)\,
+             \frac{\lambda_{i+1} - \lambda_i}{m_{i+1} - m_i},
+
+  and :math:`\lambda(m) = 0` for every mean outside :math:`[m_0, m_{99}) = [0, 1.0001)`: there
+  all of their code's segment masks are zero (a NaN mean stays NaN here; theirs gives 0). Their
+  code evaluates each segment's line from its right knot, this from its left: the same to float32
+  rounding (1.8e-7 in lambda). The result is not clipped: the caller clips (their evaluation clips
+  lambda to [1e-4, 1 - 1e-4] after the map).
+
+  Where it departs from the exact map (``logits_from_mean``; measured in float64 on 40,000 means
+  geometrically spaced towards 0 and 1, ``tests/test_mean_map_knots.py``):
+
+  * **The outer segments.** The knots are uniform in lambda, and the mean is flat in lambda near
+    the ends, so the first segment spans the means [0, 0.2078] (lambda [0, 0.0101]) and the last
+    [0.7926, 1.0001] (lambda [0.9900, 1.0001]). Inside [0.2078, 0.7926] the error is at most
+    6.3e-4 in lambda and 1.8e-3 in the CB mean of the lambda it gives; in the outer segments the
+    straight line misses the exact lambda ~ exp(-1/m) by up to 0.0060 in lambda (at m = 0.143:
+    0.00695 against 0.00096) and 0.123 in the mean (at m = 0.020 the lambda it gives has CB mean
+    0.143): small means are pushed up toward 1/2, large means down (by up to 0.121, at m = 0.978:
+    0.857).
+  * **Asymmetry.** The grid runs to 1.0001, not 1: the map is not symmetric (lambda(1 - m) is not
+    1 - lambda(m)), and lambda exceeds 1 for means above 0.99805 (1.00009 at m = 0.9999), which
+    only the caller's clip makes a valid parameter.
+  * **Near 1/2** the float32 knots give lambda(1/2) = 0.5 - 1.3e-8.
+
+  With the paper's clip (lambda in [1e-4, 1 - 1e-4] before and after the map) the CB mean of the
+  result differs from that of the exact map by at most 0.077 (at m = 0.1085: 0.1855 against
+  0.1085, and symmetrically -0.077 at m = 0.8915); both then lie in [0.1085, 0.8915].
+
+  Args:
+    mean: means, any shape; evaluated in their floating dtype (at least float32) with the float32
+      knots. Differentiable: d lambda / d m is the segment's slope, 0 outside the knots.
+  """
+  m = jnp.asarray(mean, float_dtype(mean))
+  lam_k = jnp.asarray(KNOTS_LAMBDA, m.dtype)
+  mean_k = jnp.asarray(KNOTS_MEAN, m.dtype)
+  i = jnp.searchsorted(mean_k, m, side="right") - 1  # m_i <= m < m_{i+1}
+  inside = (i >= 0) & (i < KNOTS_NUM - 1)
+  j = jnp.clip(i, 0, KNOTS_NUM - 2)
+  slope = (lam_k[j + 1] - lam_k[j]) / (mean_k[j + 1] - mean_k[j])
+  outside = jnp.where(jnp.isnan(m), m, 0.0)
+  return jnp.where(inside, lam_k[j] + (m - mean_k[j]) * slope, outside)
+
+
+def logits_from_mean_knots(mean: jax.Array) -> jax.Array:
+  r"""The logit of the CB paper code's approximate inverse mean map (``lambda_from_mean_knots``).
+
+  :math:`\eta = \log\lambda - \log(1 - \lambda)` of its lambda clamped to
+  [tiny, 1 - epsneg] of the dtype: the map gives lambda = 0 outside its knots and lambda > 1 for
+  means above 0.99805, no CB parameter either; the clamp keeps the logit finite there (float32:
+  [-87.3, 16.6]; a NaN mean gives a NaN logit). The paper's clip, lambda in [1e-4, 1 - 1e-4],
+  lies inside the clamp, so ``clip_logits`` after this is their clip of lambda after
+  ``cont_bern_lam``.
+  """
+  lam = lambda_from_mean_knots(mean)
+  finfo = jnp.finfo(lam.dtype)
+  lam = jnp.clip(lam, finfo.tiny, 1 - finfo.epsneg)
+  return jnp.log(lam) - jnp.log1p(-lam)
 
 
 @distribution_dataclass

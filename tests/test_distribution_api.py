@@ -71,7 +71,7 @@ def test_a_bernoulli_is_read_as_continuous_bernoullis():
   stand_in = b.as_density()
   assert isinstance(stand_in, ContinuousBernoulli)
   np.testing.assert_allclose(stand_in.mean(), b.probs, rtol=1e-5)
-  assert set(Bernoulli.readings) == {"cb_lambda"}
+  assert set(Bernoulli.readings) == {"cb_lambda", "cb_mean_knots"}
   np.testing.assert_array_equal(b.reading("cb_lambda").logits, b.logits)
   with pytest.raises(ValueError, match="no reading 'cb_mean'.*cb_lambda"):
     b.reading("cb_mean")

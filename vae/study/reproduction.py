@@ -1,13 +1,18 @@
 """REPRODUCTION.md: published numbers next to ours, with tolerances fixed before the run.
 
 The anchors and their tolerances are configs (``experiments/configs/reproduce.py``); this module
-only compares. A row whose decoder has no run in the study says "needs an accelerator"; a
-measure the evaluation did not compute says "not measured".
+only compares. A row's measure is a column key (``vae.evaluation.headline``) or, for a number no
+measure declares a column for (the ELBO under one of a decoder's ``readings``), a flat key of one
+seed's result whose value has a "mean" (``"reading_elbos/cb_mean_knots"``), aggregated over the
+seeds as the headline does. A row whose decoder has no run in the study says "needs an
+accelerator"; a measure the evaluation did not compute says "not measured".
 """
 
 from __future__ import annotations
 
 import os
+
+import numpy as np
 
 from vae import evaluation
 from vae import workdir as wd
@@ -15,8 +20,29 @@ from vae import workdir as wd
 NEEDS_ACCELERATOR = "needs an accelerator"
 
 
+def _result_key(result: dict, key: str) -> dict | None:
+  """{"mean", "std", "per_seed"} over the run's seeds of the flat result key ``key`` (its value's
+  "mean", or the value itself if a number), as ``evaluation.headline`` aggregates a column; None
+  unless every seed has it."""
+  values = []
+  for res in result.get("per_seed", []):
+    v = res.get(key)
+    v = v.get("mean") if isinstance(v, dict) else v
+    if not isinstance(v, int | float) or isinstance(v, bool):
+      return None
+    values.append(float(v))
+  if not values:
+    return None
+  return {
+    "mean": float(np.mean(values)),
+    "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+    "per_seed": values,
+  }
+
+
 def _value(table: dict, decoder: str, measure: str, negate: bool = False):
-  """(mean, std, per_seed) of ``measure`` for ``decoder``, or None."""
+  """(mean, std, per_seed) of ``measure`` (a column key, or a flat result key: see ``_table``)
+  for ``decoder``, or None."""
   entry = table.get(decoder, {}).get(measure)
   if entry is None:
     return None
@@ -24,9 +50,22 @@ def _value(table: dict, decoder: str, measure: str, negate: bool = False):
   return sign * entry["mean"], entry["std"], [sign * v for v in entry["per_seed"]]
 
 
+def _table(config, results: dict) -> dict:
+  """{decoder: {measure: {"mean", "std", "per_seed"}}}: the headline's columns, plus every flat
+  result key a row names (a measure with a "/" that is no column key)."""
+  table = {d: evaluation.headline(r) for d, r in results.items()}
+  for spec in config.rows:
+    measure, decoder = spec["measure"], spec["decoder"]
+    if decoder in results and measure not in table[decoder] and "/" in measure:
+      entry = _result_key(results[decoder], measure)
+      if entry is not None:
+        table[decoder][measure] = entry
+  return table
+
+
 def compare(config, results: dict) -> tuple[list[dict], list[dict]]:
   """(rows, orderings): each published number or ordering with ours and a verdict."""
-  table = {d: evaluation.headline(r) for d, r in results.items()}
+  table = _table(config, results)
   rows = []
   for spec in config.rows:
     row = dict(spec)
