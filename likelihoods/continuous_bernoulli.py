@@ -253,7 +253,9 @@ def logits_from_mean_knots(mean: jax.Array) -> jax.Array:
   lam = lambda_from_mean_knots(mean)
   finfo = jnp.finfo(lam.dtype)
   lam = jnp.clip(lam, finfo.tiny, 1 - finfo.epsneg)
-  return jnp.log(lam) - jnp.log1p(-lam)
+  # log(1 - lambda): log1p only where its argument stays in (-1/4, 0] (LOG1P_SAFE).
+  small = lam < LOG1P_SAFE
+  return jnp.log(lam) - jnp.where(small, jnp.log1p(-jnp.where(small, lam, 0.0)), jnp.log(1 - lam))
 
 
 @distribution_dataclass

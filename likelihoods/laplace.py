@@ -64,7 +64,11 @@ def _log_cdf_standard(z):
   log(1 - e^-(z + log 2)) above (``log1mexp``); both on clamped arguments: no overflow, no NaN
   gradient."""
   below = z < 0
-  return jnp.where(below, jnp.minimum(z, 0.0) - LOG2, log1mexp(-jnp.maximum(z, 0.0) - LOG2))
+  # where(), not minimum/maximum: their gradient at a tie (z = 0) is 1/2, which would halve
+  # d log F / dx at the median.
+  return jnp.where(
+    below, jnp.where(below, z, 0.0) - LOG2, log1mexp(-jnp.where(below, 0.0, z) - LOG2)
+  )
 
 
 @distribution_dataclass

@@ -142,10 +142,14 @@ def test_gradients_finite_and_exact_at_the_extremes(dtype, what):
 
   g_loc, g_lb = jax.grad(f, argnums=(0, 1))(jnp.asarray(0.0, dtype), jnp.asarray(log_b))
   assert np.isfinite(float(g_loc)) and np.isfinite(float(g_lb))
+  b = math.exp(-3.0)
   if what == "log_prob":
-    b = math.exp(-3.0)
     np.testing.assert_allclose(float(g_loc), np.sum(np.sign(zs)) / b, rtol=1e-5)
     np.testing.assert_allclose(float(g_lb), np.sum(np.abs(zs.astype(np.float64)) - 1), rtol=1e-5)
+  # At the median exactly: d log F / dx = f / F = 1/b and d log S / dx = -1/b (d / d loc: minus).
+  at_median = jax.grad(lambda loc: getattr(Laplace(loc, jnp.asarray(b, dtype)), what)(0.0))
+  expected = {"log_prob": 0.0, "log_cdf": -1 / b, "log_survival": 1 / b}[what]
+  np.testing.assert_allclose(float(at_median(jnp.asarray(0.0, dtype))), expected, rtol=1e-5)
 
 
 def test_fixed_scale_nll_is_the_summed_absolute_error_over_b_plus_d_log_2b():

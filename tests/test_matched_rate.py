@@ -4,6 +4,7 @@ end to end on its smoke variant."""
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -99,11 +100,15 @@ def test_a_tiny_rate_study_writes_curves_and_matched_rate_verdicts(tmp_path):
   assert "- common rates at 1 epochs:" in text
   rows = [line for line in text.splitlines() if line.startswith("| F")]
   assert len(rows) == 3 * len(c.rate_comparisons)  # three common rates each
+  # Each cell of a comparison between two decoders on the axis is computed (the rate, both
+  # values, the interval and the verdict) or says why not: at this size the seeds' rates differ
+  # by up to 2x, so most bootstrap replicates may miss a common rate (the synthetic tests above
+  # check the numbers).
   judged = [r for r in rows if "`bernoulli` > `gaussian_fixed`" in r]
-  assert judged and any(
-    v in r
-    for r in judged
-    for v in ("**holds", "**does not hold", "**no difference detected", "**not computed")
+  computed = re.compile(
+    r"at [\d.]+ nats: \S+, \S+; \S+ \[\S+, \S+\]: (holds|does not hold|no diff)"
   )
+  why = re.compile(r"not computed: (\d+ of 50 replicates put|a decoder's curve does not reach)")
+  assert judged and all(computed.search(r) or why.search(r) for r in judged), judged
   assert any("`laplace_fixed` is not on this rate axis" in r for r in rows)
   assert os.path.getsize(tmp_path / "rate_distortion.png") > 1000

@@ -234,3 +234,26 @@ def test_a_run_with_both_warmups_trains_and_an_old_workdir_resumes(tmp_path):
   c.num_epochs = 2
   assert run(c, tmp_path / "old").epoch == 2
   assert json.loads(path.read_text())["kl_warmup_epochs"] == 0.0
+
+
+@pytest.mark.e2e
+def test_a_run_on_a_decaying_schedule_is_not_extended(tmp_path):
+  """Its learning rate reached 0 at the end of num_epochs: resuming it with more epochs would
+  continue on another curve; refused with one line naming num_epochs."""
+  from tests.helpers import tiny_config
+  from vae import training
+  from vae import workdir as wd
+
+  c = tiny_config()
+  c.num_epochs, c.optimizer.schedule = 1, "warmup_cosine"
+  training.train_and_evaluate(c, str(tmp_path))
+  c.num_epochs = 2
+  with pytest.raises(wd.ConfigMismatchError, match="num_epochs: 1 in the workdir, 2 now"):
+    training.train_and_evaluate(c, str(tmp_path))
+
+
+def test_the_workdir_knows_the_decaying_schedules():
+  from vae import workdir as wd
+  from vae.training import optimizer
+
+  assert tuple(optimizer.DECAYING) == tuple(wd.DECAYING_SCHEDULES)

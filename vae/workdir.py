@@ -55,6 +55,10 @@ NUMBER_FREE_FIELDS = frozenset(
 # Fields that may also differ when a run resumes: its budget (more epochs extend it) and how often
 # and in what batches its learning curve is measured (what is logged, not what is trained).
 RESUMABLE_FIELDS = NUMBER_FREE_FIELDS | {"num_epochs", "eval_every_epochs", "eval_batch_size"}
+# Learning-rate schedules that decay to 0 at the end of num_epochs (vae.training.optimizer's
+# DECAYING; named here, as workdir.py imports nothing of the training): their runs resume only
+# with the same num_epochs.
+DECAYING_SCHEDULES = ("warmup_cosine", "linear")
 
 
 # Renamed config fields: old name -> new name (config.json files of older versions).
@@ -215,11 +219,14 @@ def check_or_write_config(
   if os.path.exists(path):
     old = _with_default_options(migrate_config(read_json(path)))
     old_flat, new_flat = flatten(old), flatten(_with_default_options(new))
+    # A schedule that decays to 0 at the end of num_epochs is a function of the budget: a run
+    # on it cannot be extended (or shortened) without changing the steps it already took.
+    decaying = new_flat.get("optimizer.schedule") in DECAYING_SCHEDULES
+    resumable = RESUMABLE_FIELDS - {"num_epochs"} if decaying else RESUMABLE_FIELDS
     changed = sorted(
       k
       for k in set(old_flat) | set(new_flat)
-      if not _same(old_flat.get(k, "<absent>"), new_flat.get(k, "<absent>"))
-      and k not in RESUMABLE_FIELDS
+      if not _same(old_flat.get(k, "<absent>"), new_flat.get(k, "<absent>")) and k not in resumable
     )
     if changed:
       details = "; ".join(
@@ -229,7 +236,8 @@ def check_or_write_config(
       raise ConfigMismatchError(
         f"workdir {workdir!r} holds a run with a different config ({details}). These fields "
         f"change the model, data or optimization, so it cannot be resumed; use a new --workdir. "
-        f"Fields that may change on resume: {sorted(RESUMABLE_FIELDS)}"
+        f"Fields that may change on resume: {sorted(resumable)}"
+        + (" (not num_epochs: the learning rate decays to 0 at its end)" if decaying else "")
       )
   if write:
     os.makedirs(workdir, exist_ok=True)

@@ -4,10 +4,14 @@
 
 Variants (``study.py:<variant>``):
 
-* ``smoke``: ``--config experiments/configs/study.py:smoke --workdir runs/smoke``; 2-4 minutes
-  on a 2-core CPU, mostly compiling; a tiny MLP on 512 images, 1 epoch, 2 seeds, no
-  sample-quality classifier. Expected: a REPORT.md with a row per decoder whose numbers mean
-  nothing. Run by the tests and by CI: it checks the plumbing, not the science.
+* ``smoke``: ``--config experiments/configs/study.py:smoke --workdir runs/smoke``; 3-4 minutes
+  on a 2-core CPU with a warm compilation cache (24 runs); a tiny MLP on 512 images, budgets of 1
+  and 2 epochs, 2 seeds, no sample-quality classifier, the verdicts of ``COMPARISONS``.
+  Expected: a REPORT.md with a verdict row per comparison and a row per decoder, whose numbers
+  mean nothing. Run by the tests and by CI: it checks the plumbing, not the science.
+* ``rate_smoke`` and ``rate``: the rate axis (every decoder at each KL weight, compared at the
+  same test KL): ``_rate_smoke`` and ``_rate`` below. ``rate``: about 2 hours on a 2-core CPU (an
+  estimate; not run yet).
 * ``cpu`` (default): the command above; a real but short study for a 2-core CPU, at two budgets
   so that every verdict says whether it depends on the budget: a 784-256-20 MLP (one hidden
   layer; dropout 0.1) on 20,000 dequantized training images, 5,000 more held out for the

@@ -49,6 +49,9 @@ MEASURES_VERSION = 5
 DEFAULT_MEASURES = measures.default_names()
 
 
+MNIST_TEST_IMAGES = 10000
+
+
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.measures = DEFAULT_MEASURES  # names from vae.evaluation.measures.MEASURES
@@ -111,8 +114,10 @@ def check_config(config) -> None:
     raise ValueError(
       f"eval.num_importance_samples={k} must be a multiple of eval.chunk={chunk} (or below it)"
     )
-  if config.test_size and config.test_size < 2:
-    raise ValueError(f"eval.test_size={config.test_size} must be 0 (all) or >= 2")
+  if config.test_size and not 2 <= config.test_size <= MNIST_TEST_IMAGES:
+    raise ValueError(
+      f"eval.test_size={config.test_size} must be 0 (all) or in [2, {MNIST_TEST_IMAGES}]"
+    )
 
 
 def test_indices(total: int, size: int, seed: int) -> np.ndarray:

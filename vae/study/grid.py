@@ -8,9 +8,9 @@ study workdir:
 
     STUDY/study_config.json   the study's config (a resumed study must match it)
     STUDY/runs/<decoder>/     one training workdir per decoder (vae.training), with its eval/
-    STUDY/runs/epochs=<T>/<decoder>/   the same per budget, when ``config.budgets`` names two
-                              or more (T and 2T epochs, say: each run's schedule anneals to its
-                              own end, and each verdict is checked at both)
+    STUDY/runs/epochs=<T>/<decoder>/   the same per budget, when ``config.budgets`` is set (T
+                              and 2T epochs, say: each run's schedule anneals to its own end,
+                              and each verdict is checked at both)
     STUDY/runs/epochs=<T>/kl=<w>/<decoder>/   on a rate axis (``config.kl_weights``): each
                               decoder at each KL weight, its rate-distortion curve
     STUDY/REPORT.md, *.png    the report (vae.study.report)
@@ -64,8 +64,8 @@ def kl_weights(config) -> tuple[float, ...]:
   for w in given:
     if not w > 0 or w != w or w == float("inf"):
       raise ValueError(f"kl_weights={given!r}: each KL weight must be a finite number > 0")
-  if len(set(given)) != len(given):
-    raise ValueError(f"kl_weights={given!r} repeats a weight")
+  if len({f"{w:g}" for w in given}) != len(given):
+    raise ValueError(f"kl_weights={given!r} repeats a weight (to 6 significant digits)")
   return tuple(sorted(given)) or (float(config.train.kl_weight),)
 
 
@@ -202,7 +202,7 @@ def _check_study_config(config, workdir: str) -> None:
       list(d.get("budgets") or []),
       list(d.get("kl_weights") or []),
     ),
-    report_files=report.FILES,
+    report_files=report.FILES + rate_report.FILES,
   )
 
 
@@ -225,14 +225,21 @@ def check_grid(config: ml_collections.ConfigDict) -> None:
   ValueError naming the bad name or setting, before anything is trained or written (a sweep
   checks each of its points)."""
   for decoder in config.decoders:  # fail fast on a bad name or setting, before any training
-    for budget in budgets(config):
-      for weight in kl_weights(config):
+    for budget in budgets(config) if config.get("budgets") else (None,):
+      for weight in kl_weights(config) if config.get("kl_weights") else (None,):
         c = run_config(config, decoder, budget, weight)
         checks.validate(c, make_mesh().size)
+        for field, axis in (("num_epochs", "budgets"), ("kl_weight", "kl_weights")):
+          if config.get(axis) and field in wd.flatten(
+            dict(config.get("per_decoder", {}).get(decoder) or {})
+          ):
+            raise ValueError(
+              f"per_decoder.{decoder}.{field} would be overridden by the study's {axis}; remove it"
+            )
     build_model(c)
   evaluation.evaluator.check_config(config.eval)
-  if "comparisons" in config:
-    verdicts.comparisons(config)
+  verdicts.comparisons(config)
+  rate_report.check_config(config)
 
 
 def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
@@ -246,7 +253,12 @@ def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
   cells = {
     (budget, weight, decoder): (
       cell_dir(workdir, config, budget, decoder, weight),
-      run_config(config, decoder, budget, weight if rate_axis else None),
+      run_config(
+        config,
+        decoder,
+        budget if config.get("budgets") else None,
+        weight if rate_axis else None,
+      ),
     )
     for budget in budgets(config)
     for weight in kl_weights(config)

@@ -14,9 +14,11 @@ A matched-rate comparison (``config.rate_comparisons``, the same fields as ``ver
 is judged at each common rate like a named-pair verdict (``vae.study.verdicts``): the estimate is
 A(R*) - B(R*), each decoder's curve read at R*, from per-image means over the same test images;
 the interval is the same two-level bootstrap (test images drawn once
-for every decoder, weight and seed; each decoder's seeds drawn on their own; every replicate
-re-reads both the rates and the measure on the drawn images, so the rate's own uncertainty is in
-the interval); the rule is the same (holds / does not hold / no difference detected).
+for every decoder, weight and seed; each decoder's seeds drawn on their own, their spread
+inflated; every replicate re-reads both the rates and the measure on the drawn images, so the
+rate's own uncertainty is in the interval; more than 5% of replicates that put R* beyond a
+curve's end give no verdict); the rule is the same (holds / does not hold / no difference
+detected).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ DEFAULT_FRACTIONS = (0.25, 0.5, 0.75)
 
 
 def curve_at(rates: np.ndarray, values: np.ndarray, target: float) -> float:
-  """A seed's curve (``rates``[W], ``values``[W] over the KL weights) read at ``target`` by
-  linear interpolation in log rate; NaN outside the curve's range of rates."""
+  """A curve (``rates``[W], ``values``[W] over the KL weights) read at ``target`` by linear
+  interpolation in log rate; NaN outside the curve's range of rates."""
   rates, values = np.asarray(rates, np.float64), np.asarray(values, np.float64)
   ok = np.isfinite(rates) & np.isfinite(values) & (rates > 0)
   if ok.sum() < 2:
@@ -56,30 +58,30 @@ def common_rates(mean_rates: dict, fractions=DEFAULT_FRACTIONS) -> tuple[float, 
 
 
 def _seed_curves(rate: np.ndarray, value: np.ndarray, images: np.ndarray) -> tuple:
-  """Per seed, the mean over ``images`` of the rate and of the value at each weight: [W, S] each
-  (NaN images left out of a seed's mean)."""
-  out = []
-  for a in (rate, value):
-    a = a[:, :, images]
-    valid = ~np.isnan(a)
-    count = valid.sum(-1)
-    out.append(np.where(count > 0, np.where(valid, a, 0).sum(-1) / np.maximum(count, 1), np.nan))
-  return out[0], out[1]
+  """Per seed, the mean over ``images`` of the rate and of the value at each weight: [W, S]
+  each (no NaN: restrict to ``verdicts.common_images`` first)."""
+  return rate[:, :, images].mean(-1), value[:, :, images].mean(-1)
 
 
 def decoder_at(rate: np.ndarray, value: np.ndarray, target: float, images, seeds=None) -> float:
   """A decoder's value at rate ``target``: its curve (at each KL weight, the mean over its
-  (drawn) ``seeds`` of the rate and of the value, each a mean over ``images``) read there.
-  ``rate``, ``value``: per-image arrays [W, S, N] over the KL weights."""
+  (drawn) ``seeds`` of the rate and of the value, each a mean over ``images``) read there; the
+  seed draw's spread inflated as in ``verdicts.inflated``. ``rate``, ``value``: per-image arrays
+  [W, S, N] over the KL weights."""
   r, v = _seed_curves(rate, value, images)
   if seeds is not None:
-    r, v = r[:, seeds], v[:, seeds]
-  return curve_at(np.nanmean(r, 1), np.nanmean(v, 1), target)
+    count = r.shape[1]
+    r = verdicts.inflated(r[:, seeds].mean(1), r.mean(1), count)
+    v = verdicts.inflated(v[:, seeds].mean(1), v.mean(1), count)
+    return curve_at(r, v, target)
+  return curve_at(r.mean(1), v.mean(1), target)
 
 
 def judge_at(comparison, arrays: dict, target: float, config) -> dict:
   """One matched-rate comparison at rate ``target``. ``arrays``: decoder -> {"rate": [W, S, N],
-  measure: [W, S, N]} (stacked over the KL weights, the same test images)."""
+  measure: [W, S, N], optionally "test_indices"} (stacked over the KL weights, the same test
+  images). Images missing a value for either decoder at any weight or seed are left out for
+  both (``verdicts.common_images``); a decoder needs ``verdicts.MIN_SEEDS`` seeds."""
   sides = []
   for name in (comparison.a, comparison.b):
     d = arrays.get(name)
@@ -87,12 +89,23 @@ def judge_at(comparison, arrays: dict, target: float, config) -> dict:
       return {"verdict": None, "why": f"`{name}` is not on this rate axis"}
     if comparison.measure not in d:
       return {"verdict": None, "why": f"`{name}` has no per-image `{comparison.measure}`"}
-    sides.append((d["rate"], d[comparison.measure]))
-  n = sides[0][0].shape[-1]
+    if d["rate"].shape[1] < verdicts.MIN_SEEDS:
+      return {"verdict": None, "why": f"`{name}` has {d['rate'].shape[1]} seed"}
+    sides.append((np.asarray(d["rate"], np.float64), np.asarray(d[comparison.measure], np.float64)))
+  if sides[0][0].shape[-1] != sides[1][0].shape[-1]:
+    return {"verdict": None, "why": "the decoders were evaluated on different numbers of images"}
+  indices = [arrays[n].get("test_indices") for n in (comparison.a, comparison.b)]
+  if all(i is not None for i in indices) and not np.array_equal(*indices):
+    return {"verdict": None, "why": "the two decoders were evaluated on different test images"}
+  keep = verdicts.common_images(*(x for side in sides for x in side))
+  if not keep.any():
+    return {"verdict": None, "why": f"no test image has `{comparison.measure}` for both"}
+  sides = [(r[..., keep], v[..., keep]) for r, v in sides]
+  n = int(keep.sum())
   every = np.arange(n)
   a, b = (decoder_at(r, v, target, every) for r, v in sides)
   if np.isnan(a) or np.isnan(b):
-    return {"verdict": None, "why": f"a seed's curve does not reach {target:.1f} nats"}
+    return {"verdict": None, "why": f"a decoder's curve does not reach {target:.1f} nats"}
   rng = np.random.default_rng(config.seed)
   reps = np.empty(config.num_bootstrap)
   for i in range(config.num_bootstrap):
@@ -102,6 +115,12 @@ def judge_at(comparison, arrays: dict, target: float, config) -> dict:
       seeds = rng.integers(0, r.shape[1], r.shape[1])
       means.append(decoder_at(r, v, target, images, seeds))
     reps[i] = means[0] - means[1]
+  missed = int(np.isnan(reps).sum())
+  if missed > 0.05 * len(reps):
+    return {
+      "verdict": None,
+      "why": f"{missed} of {len(reps)} replicates put {target:.1f} nats beyond a curve's end",
+    }
   tail = (1 - config.level) / 2
   low, high = np.nanquantile(reps, [tail, 1 - tail])
   return {
@@ -112,9 +131,10 @@ def judge_at(comparison, arrays: dict, target: float, config) -> dict:
     "verdict": verdicts.verdict(low, high, comparison.direction),
     "a_mean": a,
     "b_mean": b,
-    "n": int(n),
+    "n": n,
+    "of": int(keep.size),
     "seeds": (int(sides[0][0].shape[1]), int(sides[1][0].shape[1])),
-    "missed": int(np.isnan(reps).sum()),
+    "missed": missed,
   }
 
 
@@ -124,7 +144,12 @@ def stack(per_weight: dict, measures) -> dict | None:
   weights = sorted(per_weight)
   if any(per_weight[w] is None for w in weights):
     return None
+  indices = [per_weight[w].get("test_indices") for w in weights]
+  if any(i is not None and not np.array_equal(i, indices[0]) for i in indices):
+    raise ValueError("the runs of one decoder were evaluated on different test images")
   out = {"rate": np.stack([per_weight[w][RATE_KEY] for w in weights])}
+  if indices[0] is not None:
+    out["test_indices"] = indices[0]
   for m in measures:
     if all(m in per_weight[w] for w in weights):
       out[m] = np.stack([per_weight[w][m] for w in weights])

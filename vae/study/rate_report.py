@@ -12,8 +12,34 @@ import numpy as np
 
 from vae import workdir as wd
 from vae.evaluation import figures as eval_figures
-from vae.evaluation import per_image
+from vae.evaluation import measures, per_image
 from vae.study import matched_rate, sections, verdicts
+
+FILES = ("rate_distortion.png",)  # the rate report's figures, kept with a previous report
+
+
+def per_image_names() -> set[str]:
+  """The per-image arrays a measure's column declares (``Column.per_image_key``): the names a
+  comparison's ``measure`` may take."""
+  return {c.per_image_key for c in measures.columns().values() if c.per_image_key}
+
+
+def check_config(config) -> None:
+  """The study's comparisons and rate settings, checked before anything runs: a ValueError names
+  a bad field, a fraction outside [0, 1] or a measure no evaluation writes per image."""
+  known = per_image_names()
+  for field in ("comparisons", "rate_comparisons"):
+    for entry in config.get(field) or ():
+      c = verdicts.Comparison.from_config(entry)
+      if c.measure not in known:
+        raise ValueError(
+          f"{field}: claim {c.claim} names measure {c.measure!r}, which no evaluation writes per "
+          f"image; per-image measures: {sorted(known)}"
+        )
+  fractions = tuple(config.get("rate_fractions") or ())
+  if any(not 0 <= f <= 1 for f in fractions):
+    raise ValueError(f"rate_fractions={fractions!r}: each must be in [0, 1] (of the common range)")
+
 
 # The per-image measures the curves show: (key of per_image.npz, axis label).
 CURVES = (
@@ -128,7 +154,7 @@ def verdict_lines(judged: list[dict], rates: dict, settings) -> list[str]:
     shown = (
       ", ".join(f"{r:.1f}" for r in rates[b]) + " nats"
       if rates[b]
-      else "none (the seeds' ranges of rates do not overlap)"
+      else "none (the decoders' ranges of rates do not overlap)"
     )
     lines.append(f"- common rates at {b} epochs: {shown}")
   lines += ["", "| claim | statement | measure | A vs B | point | " + " | ".join(f"{b} epochs" for b in budgets) + " | verdict |",
@@ -145,9 +171,10 @@ def verdict_lines(judged: list[dict], rates: dict, settings) -> list[str]:
         elif r.get("verdict") is None:
           cells.append(f"not computed: {r['why']}")
         else:
+          on = f" (on {r['n']} of {r['of']} images)" if r["n"] < r["of"] else ""
           cells.append(
             f"at {r['rate']:.1f} nats: {r['a_mean']:.4g}, {r['b_mean']:.4g}; {r['estimate']:.4g} "
-            f"[{r['low']:.4g}, {r['high']:.4g}]: {r['verdict']}"
+            f"[{r['low']:.4g}, {r['high']:.4g}]: {r['verdict']}{on}"
           )
       lines.append(
         f"| {c.claim} | {c.statement} | `{c.measure}` | `{c.a}` {arrow} `{c.b}` | rate {i + 1} | "

@@ -88,9 +88,9 @@ def verdict_lines(judged: list[dict], settings) -> list[str]:
       rate = ""
       if "a_rate" in r and "b_rate" in r:
         rate = f"; KL {r['a_rate']:.1f}, {r['b_rate']:.1f}"
-      seeds = (
-        "" if r["seeds"][0] == r["seeds"][1] > 1 else f" ({r['seeds'][0]}/{r['seeds'][1]} seeds)"
-      )
+      seeds = "" if r["seeds"][0] == r["seeds"][1] else f" ({r['seeds'][0]}/{r['seeds'][1]} seeds)"
+      if r["n"] < r["of"]:
+        seeds += f" (on the {r['n']} of {r['of']} images that have it for both)"
       cells.append(
         f"{_fmt(r['a_mean'])}, {_fmt(r['b_mean'])}; {_fmt(r['estimate'])} "
         f"[{_fmt(r['low'])}, {_fmt(r['high'])}]: {r['verdict']}{rate}{seeds}"
@@ -107,7 +107,9 @@ def verdict_lines(judged: list[dict], settings) -> list[str]:
     f"as the arrow says; A and B are each decoder's mean over its seeds of its mean over the "
     f"same test images; the interval is a {100 * settings.level:.0f}% two-level bootstrap "
     f"({settings.num_bootstrap} replicates: test images drawn with replacement once for both "
-    f"decoders, each decoder's seeds drawn on their own). **holds**: the interval lies wholly on "
+    f"decoders, each decoder's seeds drawn on their own, their spread inflated by sqrt(S/(S-1)); "
+    f"images one decoder lacks the number on are left out for both; a decoder with one seed "
+    f"gets no verdict). **holds**: the interval lies wholly on "
     f"the claimed side of 0; **does not hold**: wholly on the other side; **no difference "
     f"detected**: it contains 0. Over the budgets: the same verdict at each is *stable*, "
     f"different ones are **budget-dependent** (both numbers shown). KL: each decoder's rate, "

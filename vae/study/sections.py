@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from vae import workdir as wd
 from vae.evaluation.columns import Column
+from vae.training.optimizer import DECAYING
 
 
 def cell(stats: dict | None, column: Column, flag: bool = False) -> str:
@@ -67,7 +68,7 @@ def budget(config, *, kl_weight: str | None = None, budgets=None) -> str:
   epochs = " and ".join(str(b) for b in budgets) if budgets else str(t.num_epochs)
   opt = t.optimizer
   schedule = opt.get("schedule", "constant")
-  if schedule != "constant":
+  if schedule in DECAYING:
     warm = opt.get("warmup_epochs", 0.0)
     schedule += (
       f" to 0 at the budget's end (warm-up {warm:g} epochs)"

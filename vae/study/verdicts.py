@@ -8,9 +8,13 @@ test images; the test images are the same for both (a paired comparison).
 
 **Interval**: a two-level bootstrap (``config.verdict``: ``num_bootstrap`` replicates, ``level``).
 Each replicate draws the test images with replacement, once for both decoders and all their
-seeds (paired), and each decoder's seeds with replacement on their own (independent trainings),
-and takes A - B over the draws; the interval is the replicates' central ``level`` quantiles. With
-3 seeds the seed level is coarse (10 distinct draws) but it keeps training noise in the interval.
+seeds (paired), and each decoder's seeds with replacement on their own (independent trainings;
+the draw's spread inflated by sqrt(S / (S - 1)), undoing the plug-in bootstrap's shrinkage of a
+mean over S seeds), and takes A - B over the draws; the interval is the replicates' central
+``level`` quantiles. With 3 seeds the seed level is coarse (10 distinct draws) but it keeps
+training noise in the interval; a decoder with one seed gets no verdict (``MIN_SEEDS``). Images
+where either decoder lacks the number for some seed (a grey-prediction measure on an image its
+prediction has no grey pixel in) are left out for both, so both sides average the same images.
 
 **Verdict**, by the rule fixed here, before any run: "holds" when the whole interval lies on the
 claimed side of 0, "does not hold" when it lies wholly on the other side, "no difference detected"
@@ -74,35 +78,50 @@ def comparisons(config) -> tuple[Comparison, ...]:
   return tuple(Comparison.from_config(e) for e in (config.get("comparisons") or ()))
 
 
+MIN_SEEDS = 2  # below this a decoder's training noise cannot be estimated: no verdict
+
+
+def common_images(*arrays: np.ndarray) -> np.ndarray:
+  """The test images (last axis) where every array has a value for every seed (and weight): a
+  boolean mask. A number NaN on an image (no grey prediction, no mid-tone) leaves that image out
+  for every decoder compared, so that both sides are means over the same images (paired)."""
+  mask = np.ones(arrays[0].shape[-1], bool)
+  for a in arrays:
+    mask &= ~np.isnan(a).reshape(-1, a.shape[-1]).any(0)
+  return mask
+
+
+def inflated(draw: float, full: float, seeds: int) -> float:
+  """A seed-resampled mean with the plug-in bootstrap's shrinkage undone: its spread around the
+  full mean scaled by sqrt(S / (S - 1)), so that its variance is the unbiased s^2 / S (the plain
+  bootstrap's is (S - 1) / S of it: a third too small at 3 seeds)."""
+  return full + np.sqrt(seeds / (seeds - 1)) * (draw - full)
+
+
 def bootstrap_interval(a: np.ndarray, b: np.ndarray, config) -> tuple[float, float, float]:
   """(estimate, low, high) of A - B, where A is the mean over a's seeds of the mean over the test
-  images of ``a`` [Sa, N] (NaN: the image is left out of that seed's mean) and B likewise for
-  ``b`` [Sb, N] on the same N images, by the two-level bootstrap of the docstring: the images
-  drawn once per replicate for both (paired), each decoder's seeds drawn on their own (the two
-  decoders' seeds are independent trainings)."""
+  images of ``a`` [Sa, N] and B likewise for ``b`` [Sb, N] on the same N images (no NaN: restrict
+  to ``common_images`` first), by the two-level bootstrap of the docstring: the images drawn once
+  per replicate for both (paired), each decoder's seeds drawn on their own (independent
+  trainings, at least ``MIN_SEEDS``; the draw's spread inflated, ``inflated``)."""
   a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
   if a.shape[1] != b.shape[1]:
     raise ValueError(f"paired comparison over {a.shape[1]} and {b.shape[1]} test images")
   n = a.shape[1]
-  parts = [(np.where(np.isnan(v), 0.0, v), ~np.isnan(v)) for v in (a, b)]
-  estimate = float(np.mean(_seed_means(*parts[0])) - np.mean(_seed_means(*parts[1])))
+  estimate = float(a.mean() - b.mean())
   rng = np.random.default_rng(config.seed)
   reps = np.empty(config.num_bootstrap)
   for i in range(config.num_bootstrap):
     images = rng.integers(0, n, n)
     means = []
-    for values, valid in parts:
-      per_seed = _seed_means(values[:, images], valid[:, images])
-      means.append(np.mean(per_seed[rng.integers(0, len(per_seed), len(per_seed))]))
+    for v in (a, b):
+      per_seed = v[:, images].mean(-1)
+      draw = per_seed[rng.integers(0, len(per_seed), len(per_seed))].mean()
+      means.append(inflated(draw, per_seed.mean(), len(per_seed)))
     reps[i] = means[0] - means[1]
   tail = (1 - config.level) / 2
-  low, high = np.nanquantile(reps, [tail, 1 - tail])
+  low, high = np.quantile(reps, [tail, 1 - tail])
   return estimate, float(low), float(high)
-
-
-def _seed_means(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-  count = valid.sum(-1)
-  return np.where(count > 0, values.sum(-1) / np.maximum(count, 1), np.nan)
 
 
 def verdict(low: float, high: float, direction: str) -> str:
@@ -119,7 +138,8 @@ def verdict(low: float, high: float, direction: str) -> str:
 def judge(comparison: Comparison, per_image: dict, config) -> dict:
   """The comparison at one budget. ``per_image``: decoder -> its per-image arrays (``None`` if
   the run has none). Returns {"estimate", "low", "high", "verdict", "a_mean", "b_mean", "n",
-  "seeds"} or {"verdict": None, "why": ...} when it cannot be computed."""
+  "of", "seeds"} (``n`` of the ``of`` test images have the number for both decoders and every
+  seed), or {"verdict": None, "why": ...} when it cannot be judged."""
   arrays = []
   for name in (comparison.a, comparison.b):
     if name not in per_image:
@@ -127,26 +147,49 @@ def judge(comparison: Comparison, per_image: dict, config) -> dict:
     values = (per_image.get(name) or {}).get(comparison.measure)
     if values is None:
       return {"verdict": None, "why": f"`{name}` has no per-image `{comparison.measure}`"}
-    arrays.append(np.asarray(values, np.float64))
+    values = np.asarray(values, np.float64)
+    if values.shape[0] < MIN_SEEDS:
+      return {
+        "verdict": None,
+        "why": f"`{name}` has {values.shape[0]} seed (its training noise cannot be estimated; "
+        f"a verdict needs {MIN_SEEDS})",
+      }
+    arrays.append(values)
+  indices = [(per_image[name] or {}).get("test_indices") for name in (comparison.a, comparison.b)]
+  if all(i is not None for i in indices) and not np.array_equal(*indices):
+    return {"verdict": None, "why": "the two evaluations used different test images"}
   a, b = arrays
+  if a.shape[1] != b.shape[1]:
+    return {"verdict": None, "why": f"{a.shape[1]} and {b.shape[1]} test images"}
+  keep = common_images(a, b)
+  if not keep.any():
+    return {"verdict": None, "why": f"no test image has `{comparison.measure}` for both"}
+  a, b = a[:, keep], b[:, keep]
   estimate, low, high = bootstrap_interval(a, b, config)
   return {
     "estimate": estimate,
     "low": low,
     "high": high,
     "verdict": verdict(low, high, comparison.direction),
-    "a_mean": float(np.nanmean(a)),
-    "b_mean": float(np.nanmean(b)),
-    "n": int(a.shape[1]),
+    "a_mean": float(a.mean()),
+    "b_mean": float(b.mean()),
+    "n": int(keep.sum()),
+    "of": int(keep.size),
     "seeds": (int(a.shape[0]), int(b.shape[0])),
   }
 
 
 def across_budgets(results: dict) -> str:
-  """budget -> ``judge`` result: the verdict over budgets ("budget-dependent" when they differ)."""
-  found = [r["verdict"] for r in results.values() if r.get("verdict")]
+  """budget -> ``judge`` result: the verdict over budgets: one verdict, "(stable)" when every
+  budget gives it, "budget-dependent" when they differ, and which budgets only where some could
+  not be judged."""
+  found = {b: r["verdict"] for b, r in results.items() if r.get("verdict")}
   if not found:
     return "not computed"
-  if len(set(found)) == 1:
-    return found[0] + (" (stable)" if len(found) > 1 else "")
-  return "budget-dependent"
+  verdicts_ = set(found.values())
+  if len(verdicts_) > 1:
+    return "budget-dependent"
+  (only,) = verdicts_
+  if len(found) < len(results):
+    return f"{only} at {', '.join(f'{b} epochs' for b in found)} only"
+  return only + (" (stable)" if len(found) > 1 else "")

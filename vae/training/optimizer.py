@@ -10,7 +10,7 @@ import optax
 
 # Schedules that warm up over ``optimizer.warmup_epochs`` and then decay to 0 at the end of
 # training; the others keep their learning rates and take no warm-up.
-DECAYING = ("warmup_cosine", "linear")
+DECAYING = ("warmup_cosine", "linear")  # (vae.workdir.DECAYING_SCHEDULES: the same)
 SCHEDULES = ("constant", "iwae", *DECAYING)
 
 
