@@ -116,7 +116,8 @@ def check_config(config) -> None:
     )
   if config.test_size and not 2 <= config.test_size <= MNIST_TEST_IMAGES:
     raise ValueError(
-      f"eval.test_size={config.test_size} must be 0 (all) or in [2, {MNIST_TEST_IMAGES}]"
+      f"eval.test_size={config.test_size} must be in [0, {MNIST_TEST_IMAGES}] (0: all; a subset "
+      f"needs at least 2)"
     )
 
 
