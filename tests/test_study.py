@@ -149,3 +149,24 @@ def test_a_study_keeps_the_settings_that_change_numbers_and_ignores_the_others()
     "per_decoder.bernoulli.num_seeds: '<absent>' there, 1 now",
     "train.kl_weight: 1.0 there, 0.5 now",
   ]
+
+
+def test_a_field_an_axis_sets_for_every_run_is_not_a_difference():
+  """With budgets, train.num_epochs changes no run (each runs a budget); on a rate axis,
+  train.kl_weight neither: a study resumed with another value of them is the same study."""
+  from vae import workdir as wd
+  from vae.study import grid
+
+  old = wd.config_to_dict(smoke())
+  c = smoke()
+  c.train.num_epochs = 7
+  assert grid.differences(old, wd.config_to_dict(c)) == []
+  c.budgets = ()
+  # (without budgets it counts again: the old study's runs had no such field to compare)
+  assert grid.differences(old, wd.config_to_dict(c)) == [
+    "train.num_epochs: '<absent>' there, 7 now"
+  ]
+  rate = study_configs.get_config("rate_smoke")
+  old = wd.config_to_dict(rate)
+  rate.train.kl_weight = 0.3
+  assert grid.differences(old, wd.config_to_dict(rate)) == []

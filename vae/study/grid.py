@@ -129,7 +129,14 @@ def settings(d: dict, decoders) -> dict:
   }
   if "sweep" in d:
     sections["sweep"] = {"axis": d["sweep"].get("axis")}
-  return {k: v for k, v in wd.flatten(sections).items() if _field(k) not in wd.NUMBER_FREE_FIELDS}
+  # Fields an axis of the grid sets for every run (its budgets, its KL weights) change no number.
+  overridden = {"num_epochs"} if d.get("budgets") else set()
+  overridden |= {"kl_weight"} if d.get("kl_weights") else set()
+  return {
+    k: v
+    for k, v in wd.flatten(sections).items()
+    if _field(k) not in wd.NUMBER_FREE_FIELDS and _field(k) not in overridden
+  }
 
 
 def _field(key: str) -> str | None:
