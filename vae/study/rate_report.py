@@ -61,7 +61,7 @@ def by_budget_and_weight(results: dict) -> dict:
   return out
 
 
-def arrays_of(grid: dict, measures) -> dict:
+def arrays_of(grid: dict, names) -> dict:
   """decoder -> ``matched_rate.stack`` of its runs' per-image arrays (weights ascending)."""
   out = {}
   for decoder, runs in grid.items():
@@ -71,7 +71,7 @@ def arrays_of(grid: dict, measures) -> dict:
         per_weight[weight] = per_image.load(result["workdir"])
       except FileNotFoundError:
         per_weight[weight] = None
-    stacked = matched_rate.stack(per_weight, measures)
+    stacked = matched_rate.stack(per_weight, names)
     if stacked is not None:
       out[decoder] = stacked
   return out
@@ -85,10 +85,10 @@ def judge_all(config, grids: dict) -> tuple[list[dict], dict, dict]:
   comparisons = tuple(
     verdicts.Comparison.from_config(e) for e in config.get("rate_comparisons") or ()
   )
-  measures = {c.measure for c in comparisons} | {m for m, _ in CURVES}
+  wanted = {c.measure for c in comparisons} | {m for m, _ in CURVES}
   rates, arrays = {}, {}
   for budget, grid in grids.items():
-    arrays[budget] = arrays_of(grid, measures)
+    arrays[budget] = arrays_of(grid, wanted)
     means = {d: np.nanmean(a["rate"], axis=(1, 2)) for d, a in arrays[budget].items()}
     rates[budget] = matched_rate.common_rates(means, fractions) if means else ()
   judged = []
