@@ -53,7 +53,10 @@ VARIANTS = ("smoke", "cpu", "paper", "iwae", "rate_smoke", "rate")
 # The comparisons the study judges, fixed before any run (vae/study/verdicts.py): a folk claim of
 # ../shared/docs/folk-claims.md as a test between two named decoders on one per-image measure of
 # the final evaluation. Each decoder sits at its own rate here (the KL is printed beside every
-# verdict); the matched-rate answers are the rate-distortion study's.
+# verdict); the matched-rate answers are the rate-distortion study's. F12 is not here: "a learned
+# sigma beats sigma^2 = 1/2" holds for any learned sigma; its falsifiable form, the sigma-VAE test
+# on the fixed-sigma beta curve, needs the rate axis. The 8-bit row uses the logistic mixture (2
+# seeds in ``cpu``): a decoder with one seed gets no verdict.
 COMPARISONS = (
   dict(claim="F3", statement="BCE's reconstructions are pulled toward 0.5 more than MSE's",
        measure="intensity/calibration_toward_half", a="bernoulli", b="gaussian_fixed"),
@@ -71,16 +74,14 @@ COMPARISONS = (
        measure="intensity/error_extremes_abs", a="bernoulli", b="gaussian_fixed", direction="less"),
   dict(claim="F10", statement="the continuous Bernoulli is a better density than BCE's stand-in",
        measure="common/log_likelihood", a="continuous_bernoulli", b="bernoulli"),
-  dict(claim="F12", statement="a learned sigma gives a better density than MSE's fixed sigma",
-       measure="common/log_likelihood", a="gaussian_shared", b="gaussian_fixed"),
   dict(claim="F13", statement="MAE reconstructs with a lower squared error than MSE",
        measure="intensity/mse", a="laplace_fixed", b="gaussian_fixed", direction="less"),
   dict(claim="F13", statement="MAE's reconstructions are sharper than MSE's",
        measure="intensity/sharpness_ratio", a="laplace_fixed", b="gaussian_fixed"),
   dict(claim="F13", statement="a learned Laplace scale gives a better density than a learned sigma",
        measure="common/log_likelihood", a="laplace_shared", b="gaussian_shared"),
-  dict(claim="8-bit", statement="a pmf on the 256 levels beats the best-known density (Beta) in 8-bit NLL",
-       measure="discretized/log_likelihood", a="categorical", b="beta"),
+  dict(claim="8-bit", statement="a pmf on the 256 levels beats the best density on [0, 1] (Beta) in 8-bit NLL",
+       measure="discretized/log_likelihood", a="discretized_logistic", b="beta"),
 )  # fmt: skip
 
 
