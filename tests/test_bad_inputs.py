@@ -257,7 +257,7 @@ def test_study_with_other_settings_is_refused_and_a_new_grid_extends_it(tmp_path
   first_report = (study / "REPORT.md").read_text()
   before = _snapshot(study)
   _assert_one_line_error(
-    _study(study, '--config.decoders=("bernoulli",)', "--config.train.num_epochs=3"),
+    _study(study, '--config.decoders=("bernoulli",)', "--config.train.kl_weight=0.5"),
     "other train/eval settings",
   )
   assert _snapshot(study) == before
