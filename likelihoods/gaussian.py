@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import math
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import log_ndtr, ndtr, ndtri
 
 from likelihoods import scales
-from likelihoods.base import Distribution, Likelihood, distribution_dataclass, float_dtype
+from likelihoods.base import Distribution, distribution_dataclass, float_dtype
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 SIGMA_MODES = scales.SCALE_MODES
-MEAN_ACTIVATIONS = ("sigmoid", "identity")
+MEAN_ACTIVATIONS = scales.MEAN_ACTIVATIONS
 
 
 @distribution_dataclass
@@ -107,7 +106,7 @@ class Normal(Distribution):
 soft_clip_log_sigma = scales.soft_clip_log_scale
 
 
-class GaussianLikelihood(Likelihood):
+class GaussianLikelihood(scales.LocationScaleLikelihood):
   """``gaussian``: Normal(mean(raw), sigma) with sigma chosen by ``sigma`` (see module docstring)."""
 
   sigma: str = "shared"
@@ -121,36 +120,5 @@ class GaussianLikelihood(Likelihood):
   registry_name = "gaussian"
   option_choices = {"sigma": SIGMA_MODES, "mean": MEAN_ACTIVATIONS}
   distribution_type = Normal
-
-  def outputs_per_pixel(self) -> int:
-    return 2 if self.sigma == "decoder" else 1
-
-  def has_learned_scale(self) -> bool:
-    return self.sigma != "fixed"
-
-  def at_prediction(self, p, scale):
-    sigma = self.fixed_sigma if self.sigma == "fixed" else scale
-    return Normal(jnp.asarray(p), jnp.full_like(jnp.asarray(p, float), sigma))
-
-  def _loc(self, raw):
-    return jax.nn.sigmoid(raw[..., 0]) if self.mean == "sigmoid" else raw[..., 0]
-
-  @nn.compact
-  def distribution(self, raw, x=None, *, train=False):
-    if self.sigma not in SIGMA_MODES:
-      raise ValueError(f"gaussian: sigma={self.sigma!r} is not one of {SIGMA_MODES}")
-    if self.mean not in MEAN_ACTIVATIONS:
-      raise ValueError(f"gaussian: mean={self.mean!r} is not one of {MEAN_ACTIVATIONS}")
-    loc = self._loc(raw)
-    if self.sigma == "fixed" and not self.fixed_sigma > 0:
-      raise ValueError(f"gaussian: fixed_sigma={self.fixed_sigma} must be > 0")
-    log_sigma = scales.log_scale(
-      self, self.sigma, loc, raw, x, train=train, fixed=self.fixed_sigma,
-      init=self.init_log_sigma, floor=self.log_sigma_min, momentum=self.stats_momentum, power=2,
-      names=("log_sigma", "mse"),
-    )  # fmt: skip
-    # log_scale: the log-likelihood stays finite where exp(log sigma) overflows (decoder output 1e4).
-    return Normal(loc=loc, scale=jnp.exp(log_sigma), log_scale=log_sigma)
-
-  def display(self, raw):
-    return self._loc(raw)
+  scale_fields = ("sigma", "fixed_sigma", "log_sigma_min", "init_log_sigma")
+  scale_names = ("log_sigma", "mse")

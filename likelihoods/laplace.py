@@ -46,17 +46,16 @@ from __future__ import annotations
 
 import math
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from likelihoods import scales
-from likelihoods.base import Distribution, Likelihood, distribution_dataclass, float_dtype
+from likelihoods.base import Distribution, distribution_dataclass, float_dtype
 from likelihoods.discretization import LOG1P_SAFE, log1mexp
 
 LOG2 = math.log(2.0)
 SCALE_MODES = scales.SCALE_MODES
-MEAN_ACTIVATIONS = ("sigmoid", "identity")
+MEAN_ACTIVATIONS = scales.MEAN_ACTIVATIONS
 
 
 def _log_cdf_standard(z):
@@ -153,7 +152,7 @@ class Laplace(Distribution):
     return self.loc + self.scale * z
 
 
-class LaplaceLikelihood(Likelihood):
+class LaplaceLikelihood(scales.LocationScaleLikelihood):
   """``laplace``: Laplace(mean(raw), b) with b chosen by ``scale`` (see the module docstring)."""
 
   scale: str = "shared"
@@ -167,35 +166,5 @@ class LaplaceLikelihood(Likelihood):
   registry_name = "laplace"
   option_choices = {"scale": SCALE_MODES, "mean": MEAN_ACTIVATIONS}
   distribution_type = Laplace
-
-  def outputs_per_pixel(self) -> int:
-    return 2 if self.scale == "decoder" else 1
-
-  def has_learned_scale(self) -> bool:
-    return self.scale != "fixed"
-
-  def at_prediction(self, p, scale):
-    b = self.fixed_scale if self.scale == "fixed" else scale
-    return Laplace(jnp.asarray(p), jnp.full_like(jnp.asarray(p, float), b))
-
-  def _loc(self, raw):
-    return jax.nn.sigmoid(raw[..., 0]) if self.mean == "sigmoid" else raw[..., 0]
-
-  @nn.compact
-  def distribution(self, raw, x=None, *, train=False):
-    if self.scale not in SCALE_MODES:
-      raise ValueError(f"laplace: scale={self.scale!r} is not one of {SCALE_MODES}")
-    if self.mean not in MEAN_ACTIVATIONS:
-      raise ValueError(f"laplace: mean={self.mean!r} is not one of {MEAN_ACTIVATIONS}")
-    if self.scale == "fixed" and not self.fixed_scale > 0:
-      raise ValueError(f"laplace: fixed_scale={self.fixed_scale} must be > 0")
-    loc = self._loc(raw)
-    log_b = scales.log_scale(
-      self, self.scale, loc, raw, x, train=train, fixed=self.fixed_scale,
-      init=self.init_log_scale, floor=self.log_scale_min, momentum=self.stats_momentum, power=1,
-      names=("log_scale", "mae"),
-    )  # fmt: skip
-    return Laplace(loc=loc, scale=jnp.exp(log_b), log_scale=log_b)
-
-  def display(self, raw):
-    return self._loc(raw)
+  scale_fields = ("scale", "fixed_scale", "log_scale_min", "init_log_scale")
+  scale_names = ("log_scale", "mae")

@@ -23,9 +23,13 @@ with gradients everywhere; for ``optimal`` this puts the scale slightly above th
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from likelihoods.base import Likelihood
 
 SCALE_MODES = ("fixed", "shared", "per_pixel", "decoder", "optimal")
 
@@ -76,3 +80,57 @@ def _optimal_log_scale(module, loc, x, train, momentum, power, stat):
     return jnp.log(jnp.maximum(value, jnp.finfo(loc.dtype).tiny)) / power
   running = jnp.where(weight.value > 0, ema.value / jnp.maximum(weight.value, 1e-12), 1.0)
   return (jnp.log(running) / power).astype(loc.dtype)
+
+
+MEAN_ACTIVATIONS = ("sigmoid", "identity")
+
+
+class LocationScaleLikelihood(Likelihood):
+  """What a location-scale decoder head shares (the Gaussian's, the Laplace's): the mean, a
+  sigmoid of the first output channel (or the channel itself, ``mean='identity'``), and the
+  scale set by its mode (``log_scale``). A subclass declares its Flax fields and names them in
+  ``scale_fields``: (the mode, the fixed scale, the log-scale floor, the initial log scale), e.g.
+  ("sigma", "fixed_sigma", "log_sigma_min", "init_log_sigma"); plus ``scale_names`` (the learned
+  parameter's and the running statistic's names, as ``log_scale`` takes them) and
+  ``distribution_type`` (built as ``distribution_type(loc, scale, log_scale=...)``)."""
+
+  scale_fields: ClassVar[tuple[str, ...]] = ()
+  scale_names: ClassVar[tuple[str, ...]] = ()
+
+  def _scale_option(self, i: int):
+    return getattr(self, self.scale_fields[i])
+
+  def outputs_per_pixel(self) -> int:
+    return 2 if self._scale_option(0) == "decoder" else 1
+
+  def has_learned_scale(self) -> bool:
+    return self._scale_option(0) != "fixed"
+
+  def at_prediction(self, p, scale):
+    value = self._scale_option(1) if self._scale_option(0) == "fixed" else scale
+    return self.distribution_type(jnp.asarray(p), jnp.full_like(jnp.asarray(p, float), value))
+
+  def _loc(self, raw):
+    return jax.nn.sigmoid(raw[..., 0]) if self.mean == "sigmoid" else raw[..., 0]
+
+  @nn.compact
+  def distribution(self, raw, x=None, *, train=False):
+    mode_field, fixed_field = self.scale_fields[:2]
+    mode, fixed = self._scale_option(0), self._scale_option(1)
+    if mode not in SCALE_MODES:
+      raise ValueError(f"{self.registry_name}: {mode_field}={mode!r} is not one of {SCALE_MODES}")
+    if self.mean not in MEAN_ACTIVATIONS:
+      raise ValueError(f"{self.registry_name}: mean={self.mean!r} is not one of {MEAN_ACTIVATIONS}")
+    if mode == "fixed" and not fixed > 0:
+      raise ValueError(f"{self.registry_name}: {fixed_field}={fixed} must be > 0")
+    loc = self._loc(raw)
+    log_s = log_scale(
+      self, mode, loc, raw, x, train=train, fixed=fixed, init=self._scale_option(3),
+      floor=self._scale_option(2), momentum=self.stats_momentum,
+      power=self.distribution_type.scale_power, names=self.scale_names,
+    )  # fmt: skip
+    # log_scale: the log-likelihood stays finite where exp(log scale) overflows (an output 1e4).
+    return self.distribution_type(loc=loc, scale=jnp.exp(log_s), log_scale=log_s)
+
+  def display(self, raw):
+    return self._loc(raw)
