@@ -241,3 +241,22 @@ def test_a_workdir_of_the_previous_version_loads_and_resumes(tmp_path):
   c.num_epochs = 2
   assert run(c, tmp_path).epoch == 2
   assert json.loads(path.read_text())["kl_weight"] == 0.5
+
+
+def test_the_held_out_rows_carry_every_decoders_squared_error(tmp_path):
+  """``mse`` of a held-out row: the decoder mean's squared error summed over an image's pixels
+  (the learning curves of folk claim F6), for every decoder. Oracle: a fixed-sigma Gaussian's
+  reconstruction term at the same latent draw, -mse / (2 sigma^2) - D/2 log(2 pi sigma^2)."""
+  c = tiny_config("gaussian", sigma="fixed")
+  c.num_epochs = 2
+  rows = run(c, tmp_path / "gaussian").metrics
+  sigma = np.sqrt(0.5)  # the default fixed_sigma
+  for row in rows:
+    test = row["test"]
+    expected = -test["mse"] / (2 * sigma**2) - 784 / 2 * np.log(2 * np.pi * sigma**2)
+    assert test["recon"] == pytest.approx(expected, rel=1e-4)
+    assert len(test["per_seed"]["mse"]) == c.num_seeds
+  c = tiny_config("bernoulli")
+  c.num_epochs = 1
+  test = run(c, tmp_path / "bernoulli").metrics[-1]["test"]
+  assert 0 < test["mse"] < 784  # a mean in [0, 1] against pixels in [0, 1]

@@ -136,7 +136,9 @@ def make_train_epoch(model: VAE, tx, config, mesh: Mesh) -> Callable:
 
 
 def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
-  """(states, x float [N, 28, 28] preprocessed, key) -> per-seed test means of elbo/recon/kl.
+  """(states, x float [N, 28, 28] preprocessed, key) -> per-seed test means of elbo/recon/kl,
+  and ``mse``: the squared error of the decoder's mean summed over an image's pixels, at the same
+  latent draw as the scale terms (a measure every decoder shares: the learning curves of F6).
 
   For a decoder with a learned scale (``Likelihood.has_learned_scale``) also ``scale``, its scale
   summarized over the test pixels, and ``scale_optimal``, the maximum-likelihood scale of one
@@ -160,13 +162,14 @@ def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
       xi = shard_batch(xi, mesh)
       out = _apply(model, state.params, state.stats, xi, (k, k), train=False, num_samples=1)
       values = {"elbo": objective.elbo(out), "recon": out["log_px_z"][0], "kl": out["kl"]}
+      dist = model.apply(
+        {"params": state.params, **state.stats},
+        xi,
+        method=VAE.sampled_reconstruction,
+        rngs={"sample": k},
+      )
+      values["mse"] = jnp.sum((dist.mean() - xi) ** 2, (-2, -1))
       if scale:
-        dist = model.apply(
-          {"params": state.params, **state.stats},
-          xi,
-          method=VAE.sampled_reconstruction,
-          rngs={"sample": k},
-        )
         scale_term, error_term = dist.scale_terms(xi)
         values["scale_term"] = jnp.mean(scale_term, (-2, -1))
         values["error_term"] = jnp.mean(error_term, (-2, -1))
@@ -183,7 +186,7 @@ def make_test_elbo(model: VAE, config, mesh: Mesh) -> Callable:
         name: totals[name] + jnp.sum(jnp.where(mi, v, 0.0)) for name, v in values.items()
       }, None
 
-    names = ("elbo", "recon", "kl") + (("scale_term", "error_term") if scale else ())
+    names = ("elbo", "recon", "kl", "mse") + (("scale_term", "error_term") if scale else ())
     names += ("error_term_train",) if dropout else ()
     zero = jnp.zeros((), jnp.float32)
     totals, _ = jax.lax.scan(
