@@ -254,7 +254,9 @@ def _check_per_image(workdir: str, result: dict) -> None:
   ):
     assert values[name].shape == (2, 200) and values[name].dtype == np.float32, name
   for s, seed in enumerate(result["per_seed"]):  # the accuracy is the mean of the correct ones
-    assert np.mean(values["knn_accuracy/correct"][s]) == pytest.approx(seed["knn_accuracy"], abs=1e-7)
+    assert np.mean(values["knn_accuracy/correct"][s]) == pytest.approx(
+      seed["knn_accuracy"], abs=1e-7
+    )
   assert result["per_image"]["shape"] == [2, 200]
   assert sorted(result["per_image"]["arrays"]) == sorted(k for k in values if k != "test_indices")
   for s, seed in enumerate(result["per_seed"]):
