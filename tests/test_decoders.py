@@ -170,3 +170,32 @@ def test_a_learned_scale_reports_its_optimum_given_the_means():
     assert lik.distribution_type.scale_terms is not likelihoods.Distribution.scale_terms, name
   with pytest.raises(NotImplementedError, match="Bernoulli has no scale"):
     likelihoods.Bernoulli(jnp.zeros(2)).scale_terms(jnp.zeros(2))
+
+
+def test_f6_a_sigmoid_saturates_the_gaussian_gradient_not_the_bernoulli():
+  """The mechanism of folk claim F6, as an identity: through a sigmoid output s = sigmoid(l), the
+  gradient of BCE's -log p(x | l) in the logit is s - x (about -1 for a dark prediction of a
+  bright pixel, however saturated), while "MSE"'s (a Gaussian, sigma^2 = 1/2) is
+  -2 (x - s) s (1 - s), which vanishes as the sigmoid saturates. Oracle: these closed forms."""
+  import numpy as np
+
+  logits = np.array([-12.0, -6.0, -2.0, 0.0, 2.0, 6.0, 12.0])
+  x = np.ones_like(logits)  # a bright pixel, predicted dark at negative logits
+  s = 1 / (1 + np.exp(-logits))
+  with jax.enable_x64(True):
+    grads = {}
+    for name in ("bernoulli", decoders.with_role("mse")[0]):
+      lik = decoders.get(name).build()
+      raw = jnp.asarray(logits).reshape(1, 1, -1, 1)
+      xs = jnp.asarray(x).reshape(1, 1, -1)
+      variables = lik.init(jax.random.PRNGKey(0), raw, xs, method=type(lik).distribution)
+
+      def nll(r, lik=lik, variables=variables, xs=xs):
+        return -jnp.sum(lik.apply(variables, r, xs, method=type(lik).distribution).log_prob(xs))
+
+      grads[name] = np.asarray(jax.grad(nll)(raw)).ravel()
+  np.testing.assert_allclose(grads["bernoulli"], s - x, rtol=1e-12, atol=1e-15)
+  mse = grads[decoders.with_role("mse")[0]]
+  np.testing.assert_allclose(mse, -2 * (x - s) * s * (1 - s), rtol=1e-10, atol=1e-15)
+  # at logit -12 BCE still pulls with -1.0; MSE with about -1.2e-5: 80,000 times weaker
+  assert grads["bernoulli"][0] < -0.9999 and abs(mse[0]) < 2e-5

@@ -11,7 +11,7 @@ import pytest
 
 from experiments.configs import study as study_configs
 from vae import study
-from vae.study import matched_rate, verdicts
+from vae.study import matched_rate, rate_report, verdicts
 
 
 def settings(n=300):
@@ -98,7 +98,14 @@ def test_a_tiny_rate_study_writes_curves_and_matched_rate_verdicts(tmp_path):
     for d in c.decoders:
       assert os.path.exists(tmp_path / "runs" / "epochs=1" / f"kl={w:g}" / d / "per_image.npz")
   assert "- common rates at 1 epochs:" in text
-  rows = [line for line in text.splitlines() if line.startswith("| F")]
+  claims_table = text.split("## The folk claims")[1].split("## Decoders at the same rate")[0]
+  answered = [line.split(" | ")[0] for line in claims_table.splitlines() if line.startswith("| F")]
+  assert answered == [f"| F{i}" for i in range(1, 15)]  # every folk claim, in order
+  assert "| F7 | **identity: unit test** |" in claims_table
+  assert re.search(
+    r"\| F8 \| \*\*\(a\) (holds|does not hold|no difference detected|not computed)", claims_table
+  )
+  rows = [line for line in text.splitlines() if line.startswith("| F") and "| rate " in line]
   assert len(rows) == 3 * len(c.rate_comparisons)  # three common rates each
   # Each cell of a comparison between two decoders on the axis is computed (the rate, both
   # values, the interval and the verdict) or says why not: at this size the seeds' rates differ
@@ -111,4 +118,5 @@ def test_a_tiny_rate_study_writes_curves_and_matched_rate_verdicts(tmp_path):
   why = re.compile(r"not computed: (\d+ of 50 replicates put|a decoder's curve does not reach)")
   assert judged and all(computed.search(r) or why.search(r) for r in judged), judged
   assert any("`laplace_fixed` is not on this rate axis" in r for r in rows)
-  assert os.path.getsize(tmp_path / "rate_distortion.png") > 1000
+  for figure in rate_report.FILES:
+    assert os.path.getsize(tmp_path / figure) > 1000, figure

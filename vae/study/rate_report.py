@@ -1,7 +1,9 @@
-"""The report of a study on a rate axis (``config.kl_weights``): every decoder's rate-distortion
-curves and the decoders compared at common rates (``vae.study.matched_rate``).
+"""The report of a study on a rate axis (``config.kl_weights``): the folk claims answered
+(``vae.study.claims``), the decoders compared at common rates (``vae.study.matched_rate``) and
+every decoder's curves against the rate (``vae.study.rate_figures``).
 
-Written from the runs' files only (eval.json, per_image.npz), like the study's report.
+Written from the runs' files only (metrics.jsonl, eval.json, per_image.npz), like the study's
+report.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import os
 import numpy as np
 
 from vae import workdir as wd
-from vae.evaluation import figures as eval_figures
 from vae.evaluation import measures, per_image
-from vae.study import matched_rate, sections, verdicts
+from vae.study import claims, matched_rate, per_run, rate_figures, sections, verdicts
 
-FILES = ("rate_distortion.png",)  # the rate report's figures, kept with a previous report
+# the rate report's figures, kept with a previous report
+FILES = ("rate_distortion.png", "samples_and_latents.png", "learning_curves.png", "sigma_vae.png")
 
 
 def per_image_names() -> set[str]:
@@ -26,31 +28,22 @@ def per_image_names() -> set[str]:
 
 def check_config(config) -> None:
   """The study's comparisons and rate settings, checked before anything runs: a ValueError names
-  a bad field, a fraction outside [0, 1] or a measure no evaluation writes per image."""
-  known = per_image_names()
-  for field in ("comparisons", "rate_comparisons"):
+  a bad field, a fraction outside [0, 1] or a measure no evaluation writes per image (on a rate
+  axis, also a run's per-seed numbers: ``vae.study.per_run``)."""
+  for field, known in (
+    ("comparisons", per_image_names()),
+    ("rate_comparisons", per_image_names() | set(per_run.NAMES)),
+  ):
     for entry in config.get(field) or ():
       c = verdicts.Comparison.from_config(entry)
       if c.measure not in known:
         raise ValueError(
           f"{field}: claim {c.claim} names measure {c.measure!r}, which no evaluation writes per "
-          f"image; per-image measures: {sorted(known)}"
+          f"image; measures: {sorted(known)}"
         )
   fractions = tuple(config.get("rate_fractions") or ())
   if any(not 0 <= f <= 1 for f in fractions):
     raise ValueError(f"rate_fractions={fractions!r}: each must be in [0, 1] (of the common range)")
-
-
-# The per-image measures the curves show: (key of per_image.npz, axis label).
-CURVES = (
-  ("intensity/calibration_toward_half", "calibration bias toward 0.5 (all pixels)"),
-  ("intensity/calibration_toward_half_grey", "calibration bias toward 0.5 (grey predictions)"),
-  ("intensity/error_extremes_abs", "mean |error|, near-binary pixels"),
-  ("intensity/error_midtones_abs", "mean |error|, mid-tones"),
-  ("intensity/mse", "summed squared error"),
-  ("intensity/sharpness_ratio", "sharpness (gradient energy ratio)"),
-  ("common/log_likelihood", "log-likelihood, common measure (nats)"),
-)
 
 
 def by_budget_and_weight(results: dict) -> dict:
@@ -62,15 +55,19 @@ def by_budget_and_weight(results: dict) -> dict:
 
 
 def arrays_of(grid: dict, names) -> dict:
-  """decoder -> ``matched_rate.stack`` of its runs' per-image arrays (weights ascending)."""
+  """decoder -> ``matched_rate.stack`` of its runs' per-image arrays and per-seed numbers
+  (``per_run``, repeated over the images), weights ascending."""
   out = {}
   for decoder, runs in grid.items():
     per_weight = {}
     for weight, result in runs.items():
       try:
-        per_weight[weight] = per_image.load(result["workdir"])
+        arrays = per_image.load(result["workdir"])
       except FileNotFoundError:
         per_weight[weight] = None
+        continue
+      n = arrays[matched_rate.RATE_KEY].shape[-1]
+      per_weight[weight] = {**arrays, **per_run.load(result["workdir"], n)}
     stacked = matched_rate.stack(per_weight, names)
     if stacked is not None:
       out[decoder] = stacked
@@ -85,7 +82,12 @@ def judge_all(config, grids: dict) -> tuple[list[dict], dict, dict]:
   comparisons = tuple(
     verdicts.Comparison.from_config(e) for e in config.get("rate_comparisons") or ()
   )
-  wanted = {c.measure for c in comparisons} | {m for m, _ in CURVES}
+  wanted = (
+    {c.measure for c in comparisons}
+    | {m for m, _ in rate_figures.RECONSTRUCTION_CURVES + rate_figures.SAMPLE_AND_LATENT_CURVES}
+    | set(per_run.NAMES)
+    | {"elbo", "elbo/kl"}
+  )
   rates, arrays = {}, {}
   for budget, grid in grids.items():
     arrays[budget] = arrays_of(grid, wanted)
@@ -103,45 +105,6 @@ def judge_all(config, grids: dict) -> tuple[list[dict], dict, dict]:
       per_point[i] = verdicts.across_budgets(at)
     judged.append({"comparison": c, "rows": rows, "overall": per_point})
   return judged, rates, arrays
-
-
-def curves_figure(path: str, arrays: dict) -> None:
-  """One panel per measure of ``CURVES``: each decoder's mean over seeds against its rate, with
-  the band of its seeds (min to max of the per-seed means), rate on a log axis."""
-  plt = eval_figures.pyplot()
-  shown = [(m, label) for m, label in CURVES if any(m in a for a in arrays.values())]
-  cols = 4
-  rows = max(1, -(-len(shown) // cols))
-  fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
-  for ax, (m, label) in zip(axes.ravel(), shown):
-    for decoder, a in arrays.items():
-      if m not in a:
-        continue
-      rate = np.nanmean(a["rate"], -1)  # [W, S]
-      value = np.nanmean(a[m], -1)
-      (line,) = ax.plot(np.mean(rate, 1), np.mean(value, 1), marker="o", ms=3, label=decoder)
-      ax.fill_between(
-        np.mean(rate, 1), value.min(1), value.max(1), color=line.get_color(), alpha=0.2
-      )
-    ax.set(xscale="log", xlabel="rate: test KL (nats per image)", title=label)
-    ax.title.set_fontsize(9)
-  for ax in axes.ravel()[len(shown) :]:
-    ax.axis("off")
-  handles, labels = axes[0, 0].get_legend_handles_labels()
-  fig.legend(
-    handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7, frameon=False
-  )
-  fig.tight_layout(rect=(0, 0.06, 1, 1))
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-
-
-CURVES_CAPTION = (
-  "Each decoder's rate-distortion curves at the largest budget: per KL weight, the measure's mean "
-  "over seeds (of each seed's mean over the test images) against the mean test KL, the band the "
-  "range over seeds. A reconstruction measure compared across decoders means something only at the "
-  "same rate: read the curves at a vertical line."
-)
 
 
 def verdict_lines(judged: list[dict], rates: dict, settings) -> list[str]:
@@ -192,13 +155,35 @@ def verdict_lines(judged: list[dict], rates: dict, settings) -> list[str]:
   return lines
 
 
+def sigma0_of(grids: dict) -> float | None:
+  """sigma_0 of the fixed-sigma Gaussian's runs (their config.json), or None without one."""
+  for grid in grids.values():
+    for result in grid.get(claims.MSE, {}).values():
+      path = os.path.join(result["workdir"], "config.json")
+      if os.path.exists(path):
+        return claims.fixed_sigma(wd.read_json(path))
+  return None
+
+
 def write_rate_report(workdir: str, config, results: dict) -> str:
-  """REPORT.md and rate_distortion.png of a study on a rate axis; returns the report's path."""
+  """REPORT.md and its figures (``FILES``) of a study on a rate axis; returns the report's path."""
   grids = by_budget_and_weight(results)
   settings = config.get("verdict") or verdicts.default_config()
   judged, rates, arrays = judge_all(config, grids)
+  weights_of = {
+    b: np.array(sorted({w for runs in g.values() for w in runs})) for b, g in grids.items()
+  }
+  sigma0 = sigma0_of(grids)
+  found = claims.answers(config, judged, rates, arrays, weights_of, sigma0)
   final = max(grids)
-  curves_figure(os.path.join(workdir, "rate_distortion.png"), arrays[final])
+  figure = lambda name: os.path.join(workdir, name)  # noqa: E731
+  rate_figures.curves_figure(figure("rate_distortion.png"), arrays[final])
+  rate_figures.curves_figure(
+    figure("samples_and_latents.png"), arrays[final], rate_figures.SAMPLE_AND_LATENT_CURVES
+  )
+  rate_figures.learning_curves_figure(figure("learning_curves.png"), grids[final])
+  if sigma0 is not None:
+    rate_figures.sigma_vae_figure(figure("sigma_vae.png"), arrays[final], weights_of[final], sigma0)
   weights = sorted({w for g in grids.values() for runs in g.values() for w in runs})
   lines = [
     f"# Rate-distortion study: `{config.variant}`",
@@ -208,13 +193,23 @@ def write_rate_report(workdir: str, config, results: dict) -> str:
     "",
     sections.budget(config, budgets=sorted(grids), kl_weight=", ".join(f"{w:g}" for w in weights)),
     "",
+    "## The folk claims",
+    "",
+    "Each claim of ../shared/docs/folk-claims.md, judged by the rule fixed before the runs "
+    "(vae/study/claims.py): a verdict per budget, stable when the budgets agree.",
+    "",
+    *claims.table_lines(found, settings),
+    "",
     "## Decoders at the same rate",
     "",
     *verdict_lines(judged, rates, settings),
     "",
     "## Curves",
     "",
-    *sections.figure("rate_distortion.png", CURVES_CAPTION),
+    *sections.figure("rate_distortion.png", rate_figures.CURVES_CAPTION),
+    *sections.figure("samples_and_latents.png"),
+    *sections.figure("learning_curves.png", rate_figures.LEARNING_CAPTION),
+    *(sections.figure("sigma_vae.png", rate_figures.SIGMA_CAPTION) if sigma0 is not None else []),
     *sections.runs(
       {
         f"{d} (kl {w:g}, {b} epochs)": os.path.relpath(r["workdir"], workdir)
