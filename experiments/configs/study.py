@@ -9,9 +9,16 @@ Variants (``study.py:<variant>``):
   and 2 epochs, 2 seeds, no sample-quality classifier, the verdicts of ``COMPARISONS``.
   Expected: a REPORT.md with a verdict row per comparison and a row per decoder, whose numbers
   mean nothing. Run by the tests and by CI: it checks the plumbing, not the science.
-* ``rate_smoke`` and ``rate``: the rate axis (every decoder at each KL weight, compared at the
-  same test KL): ``_rate_smoke`` and ``_rate`` below. ``rate``: about 2 hours on a 2-core CPU (an
-  estimate; not run yet).
+* ``rate``: ``--config experiments/configs/study.py:rate --workdir runs/study_rate``; the rate
+  axis: BCE, the continuous Bernoulli, MSE (fixed sigma), the learned shared sigma, MAE (fixed
+  Laplace scale) and the learned Laplace scale, each at KL weights 0.01, 0.03, 0.1, 0.3 and 1, at
+  budgets of 5 and 10 epochs of the ``cpu`` model and data (60 runs of 3 seeds). Expected: a
+  REPORT.md that opens with the folk claims F1-F14 answered (``vae/study/claims.py``), then the
+  ``RATE_COMPARISONS`` at three common rates, and the curves against the rate;
+  experiments/results/study_rate/ holds it, with the measured time in its NOTES.md (about 2 hours
+  on a 2-core CPU: an estimate until it has run).
+* ``rate_smoke``: the rate axis's plumbing (BCE, MSE and the learned sigma at three KL weights,
+  the smoke model; 2-4 minutes); run by the tests.
 * ``cpu`` (default): the command above; a real but short study for a 2-core CPU, at two budgets
   so that every verdict says whether it depends on the budget: a 784-256-20 MLP (one hidden
   layer; dropout 0.1) on 20,000 dequantized training images, 5,000 more held out for the

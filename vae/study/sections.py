@@ -91,13 +91,10 @@ def budget(config, *, kl_weight: str | None = None, budgets=None) -> str:
   )
 
 
-def convergence_rule(criteria, *, withholds: bool = False) -> str:
-  """The drift rule in words; ``withholds``: the sweep's reading (findings that rest on a marked
-  run give no verdict), else the study's (information only)."""
+def convergence_rule(criteria) -> str:
+  """The drift rule in words: information only (a verdict is never withheld)."""
   lead = (
-    "Findings that rest on a marked run give no verdict."
-    if withholds
-    else "Information only (a verdict is never withheld: budget robustness is judged by running "
+    "Information only (a verdict is never withheld: budget robustness is judged by running "
     "two budgets)."
   )
   return lead + (

@@ -1,24 +1,33 @@
-"""A sweep's report: REPORT.md, sweep.json and figures, every headline measure against the axis.
+"""A sweep's report: REPORT.md, sweep.json and figures; the verdicts first, then every headline
+measure against the axis.
 
-Per measure and decoder, the mean over seeds at each value of the axis with the spread over seeds
-(the figures' bands span the seeds' minimum to maximum; the tables give mean ± std). Nothing in the
-findings is written by hand: ``findings`` computes, per comparable measure, the order of the
-decoders at each value and where along the axis it changes (``ordering_changes``), says whether
-each change is clear of the seeds' spread, and names the points whose runs are flagged not
-converged (``convergence.assess``) that a statement rests on.
+**Verdicts**, generated from the per-image numbers (``vae.evaluation.per_image``) by the study's
+rules, none written by hand and none withheld: each named comparison of the config
+(``config.comparisons``) judged at every value of the axis and every budget
+(``verdicts.judge``: a paired two-level bootstrap interval, the verdict by the interval against
+0), marked stable or budget-dependent over the budgets (``verdicts.across_budgets``); and each
+trend (``config.trends``, ``vae.study.trend``): whether the difference between two decoders
+changes from one value of the axis to another, with an interval of the same kind, at every
+budget. The convergence check (``convergence.assess``) is shown as information only: a verdict is
+never withheld; the two budgets say whether it depends on the budget.
 
-For the warped protocol, the columns that say nothing about warped data (``Column.warped``: the
-common dequantized density, the 8-bit likelihood, the Frechet distances to un-warped images) are
-left out.
+Then, per measure and decoder at the largest budget, the mean over seeds at each value of the
+axis with the spread over seeds (the figures' bands span the seeds' minimum to maximum; the
+tables give mean ± std); the smaller budgets' tables follow. For the warped protocol, the columns
+that say nothing about warped data (``Column.warped``: the common dequantized density, the 8-bit
+likelihood, the Frechet distances to un-warped images) are left out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
+import numpy as np
+
 from vae import workdir as wd
-from vae.evaluation import columns as cols
-from vae.study import convergence, figures, records, sections
+from vae.evaluation import per_image
+from vae.study import convergence, figures, records, sections, trend, verdicts
 from vae.study.axes import axis_of, format_value, point_label, values_of
 
 
@@ -71,194 +80,6 @@ def reported_measures(curves_: dict, protocol: str) -> list[str]:
   ]
 
 
-def ranking(curve: dict, index: int, better: str) -> list[str]:
-  """The decoders with a value at ``index``, best first (tied decoders in the table's order;
-  ``columns.order`` groups them)."""
-  present = {d: points[index]["mean"] for d, points in curve.items() if points[index] is not None}
-  return [d for group in cols.order(present, better) for d in group]
-
-
-def _seed_range(point: dict, better: str) -> tuple[float, float]:
-  """(best, worst) of the seeds, in the sort key (smaller is better)."""
-  key = cols.sort_key(better)
-  keys = [key(v) for v in point.get("per_seed", [point["mean"]])]
-  return min(keys), max(keys)
-
-
-def ordering_changes(curve: dict, better: str) -> list[dict]:
-  """Where the order of the decoders on one measure changes along the axis.
-
-  ``curve``: decoder -> per value None or {"mean", "per_seed"} (``curves``). For each pair of
-  decoders, walking the values where both were measured (ties skipped), every change of which
-  one is strictly better: {"index": the last value before the change, "next": the value where
-  the other is better, "winner": the decoder better from "next" on, "loser", "before": (winner's
-  mean, loser's mean) at "index", "after": the same at "next", "clear": whether at both values
-  every seed of the better one beats every seed of the other}, in the order of the axis."""
-  key = cols.sort_key(better)
-  decoders = list(curve)
-  out = []
-  for a_pos, a in enumerate(decoders):
-    for b in decoders[a_pos + 1 :]:
-      last = None  # (index, a is better)
-      for i, (pa, pb) in enumerate(zip(curve[a], curve[b])):
-        if pa is None or pb is None or key(pa["mean"]) == key(pb["mean"]):
-          continue
-        a_better = key(pa["mean"]) < key(pb["mean"])
-        if last is not None and last[1] != a_better:
-          j = last[0]
-          winner, loser = (a, b) if a_better else (b, a)
-          p_w, p_l, q_w, q_l = curve[winner][j], curve[loser][j], curve[winner][i], curve[loser][i]
-          clear = (
-            _seed_range(p_l, better)[1] < _seed_range(p_w, better)[0]
-            and _seed_range(q_w, better)[1] < _seed_range(q_l, better)[0]
-          )
-          out.append(
-            {
-              "index": j,
-              "next": i,
-              "winner": winner,
-              "loser": loser,
-              "before": (p_w["mean"], p_l["mean"]),
-              "after": (q_w["mean"], q_l["mean"]),
-              "clear": clear,
-            }
-          )
-        last = (i, a_better)
-  return sorted(out, key=lambda c: (c["index"], c["next"]))
-
-
-# ----------------------------------------------------------------------------------- findings
-
-
-def _unconverged(cells, flagged: dict, value_texts: list[str], axis: str) -> str:
-  """' (rests on run(s) not converged: `d` at gamma = -0.5, +0.25; ...)' for the flagged
-  ``cells`` ((value index, decoder) pairs), or ''."""
-  by_decoder = {}
-  for i, d in sorted({c for c in cells if c in flagged}, key=lambda c: (c[1], c[0])):
-    by_decoder.setdefault(d, []).append(value_texts[i])
-  if not by_decoder:
-    return ""
-  runs = "; ".join(f"`{d}` at {axis} = {', '.join(v)}" for d, v in by_decoder.items())
-  return f" (rests on run(s) not converged: {runs})"
-
-
-def _ties(curve: dict, n: int, value_texts: list[str], axis: str) -> str:
-  """'; tied at gamma = +0.25: `a`, `b`' for decoders with equal means at a value, or ''."""
-  out = []
-  for i in range(n):
-    means = {}
-    for d, points in curve.items():
-      if points[i] is not None:
-        means.setdefault(points[i]["mean"], []).append(d)
-    out += [
-      f"tied at {axis} = {value_texts[i]}: {_order_text(group)}"
-      for group in means.values()
-      if len(group) > 1
-    ]
-  return "".join(f"; {t}" for t in out)
-
-
-def _order_text(order: list[str]) -> str:
-  return ", ".join(f"`{d}`" for d in order)
-
-
-def measure_finding(
-  name: str,
-  better: str,
-  curve: dict,
-  value_texts: list[str],
-  axis: str,
-  flagged: dict | None = None,
-  fmt: str = "{:.4g}",
-) -> str | None:
-  """The finding of one comparable measure: the order of the decoders at the first value, each
-  change of order along the axis (clear of the seeds' spread or not; resting on runs not
-  converged or not), the order at the last value and the best decoder at each value. ``flagged``:
-  (value index, decoder) -> reasons. None if fewer than two decoders were measured."""
-  flagged = flagged or {}
-  n = len(value_texts)
-  if sum(1 for points in curve.values() if any(p is not None for p in points)) < 2:
-    return None
-  everywhere = [(i, d) for d, points in curve.items() for i in range(n) if points[i] is not None]
-  head = f"**{name}** ({cols.BETTER_WORDS[better]})"
-  changes = ordering_changes(curve, better)
-  shared = [i for i in range(n) if len(ranking(curve, i, better)) >= 2]
-  if not shared:
-    return None
-  first = shared[0]
-  if not changes:
-    orders = {tuple(ranking(curve, i, better)) for i in range(n) if ranking(curve, i, better)}
-    order = _order_text(ranking(curve, first, better))
-    text = f"{head}: the same order at every {axis}, best first: {order}"
-    if len(orders) > 1:  # decoders missing at some values: no pair swaps, but not one order
-      text = f"{head}: no two decoders swap places along {axis}"
-    text += _ties(curve, n, value_texts, axis)
-    return text + _unconverged(everywhere, flagged, value_texts, axis) + "."
-  order = _order_text(ranking(curve, first, better))
-  parts = [f"{head}: at {axis} = {value_texts[first]}, best first: {order}"]
-  for c in changes:
-    i, j = c["index"], c["next"]
-    w, lo = c["winner"], c["loser"]
-    numbers = (
-      f"{fmt.format(c['before'][0])} vs {fmt.format(c['before'][1])} at {value_texts[i]}, "
-      f"{fmt.format(c['after'][0])} vs {fmt.format(c['after'][1])} at {value_texts[j]}"
-    )
-    spread = "" if c["clear"] else "; within the seeds' spread"
-    cells = [(i, w), (i, lo), (j, w), (j, lo)]
-    parts.append(
-      f"between {value_texts[i]} and {value_texts[j]} `{w}` overtakes `{lo}` "
-      f"({numbers}{spread})" + _unconverged(cells, flagged, value_texts, axis)
-    )
-  last = max(i for i in range(n) if ranking(curve, i, better))
-  parts.append(f"at {axis} = {value_texts[last]}: {_order_text(ranking(curve, last, better))}")
-  best = {}
-  for i in range(n):
-    order = ranking(curve, i, better)
-    if order:
-      best.setdefault(order[0], []).append(value_texts[i])
-  parts.append(
-    "best: "
-    + ", ".join(f"`{d}` ({axis} = {', '.join(texts)})" for d, texts in best.items())
-    + _unconverged(
-      [(i, ranking(curve, i, better)[0]) for i in range(n) if ranking(curve, i, better)],
-      flagged,
-      value_texts,
-      axis,
-    )
-  )
-  return "; ".join(parts) + _ties(curve, n, value_texts, axis) + "."
-
-
-def findings(
-  curves_: dict, value_texts: list[str], axis: str, flagged: dict, shown: list[str]
-) -> list[str]:
-  """The report's findings: one per comparable measure of ``measures`` (``measure_finding``), and
-  the points flagged not converged."""
-  out = []
-  declared = records.all_columns()
-  for measure in shown:
-    column = declared[measure]
-    if column.better is None or measure not in curves_:
-      continue
-    text = measure_finding(
-      column.header, column.better, curves_[measure], value_texts, axis, flagged, column.fmt
-    )
-    if text:
-      out.append(text)
-  if flagged:
-    by_decoder = {}
-    for i, d in sorted(flagged, key=lambda c: (c[1], c[0])):
-      by_decoder.setdefault(d, []).append(value_texts[i])
-    out.append(
-      "Not converged (see Convergence): "
-      + "; ".join(f"`{d}` at {axis} = {', '.join(v)}" for d, v in by_decoder.items())
-      + ". Every statement above that rests on one of them says so."
-    )
-  else:
-    out.append("Every run passed the convergence check.")
-  return out
-
-
 # ------------------------------------------------------------------------------------ report
 
 
@@ -289,31 +110,227 @@ def _atoms_note(config) -> list[str]:
     "that can put unbounded density on a point keeps raising its likelihood there with any "
     "budget: the Beta (concentrating on the atom; its data clip to [pixel_eps, 1 - pixel_eps] "
     "keeps the atoms), a per-pixel or decoder sigma, and the continuous Bernoulli at 0 and 1 "
-    "unless lambda is clipped (log C(lambda) grows like log|logit|). Such runs are flagged by "
-    "the rising test ELBO and the findings on them say so.",
+    "unless lambda is clipped (log C(lambda) grows like log|logit|). Such runs show a drift "
+    "here (information only: no verdict is withheld for it).",
   ]
+
+
+# ---------------------------------------------------------------------------------- verdicts
+
+
+RATE_KEY = "elbo/kl"  # the per-image KL: each decoder's rate, printed beside every verdict
+
+
+def load_per_image(runs_by_budget: dict, values, labels) -> dict:
+  """budget -> axis value -> decoder -> the run's per-image arrays (None without them), from
+  ``runs_by_budget``: budget -> (label, decoder) -> ``records.Record``."""
+  value_of = dict(zip(labels, values))
+  out = {}
+  for budget, runs in runs_by_budget.items():
+    per_value = {v: {} for v in values}
+    for (label, decoder), record in runs.items():
+      try:
+        per_value[value_of[label]][decoder] = per_image.load(record.workdir)
+      except FileNotFoundError:
+        per_value[value_of[label]][decoder] = None
+    out[budget] = per_value
+  return out
+
+
+def judge_comparisons(config, arrays: dict, values) -> list[dict]:
+  """Every comparison of the config at every value and budget: [{"comparison", "value",
+  "by_budget": {budget: ``verdicts.judge`` with "a_rate", "b_rate"}, "overall"}], comparisons
+  first, then values."""
+  settings = config.get("verdict") or verdicts.default_config()
+  out = []
+  for c in verdicts.comparisons(config):
+    for value in values:
+      by_budget = {}
+      for budget in sorted(arrays):
+        runs = arrays[budget][value]
+        r = verdicts.judge(c, runs, settings)
+        for side, name in (("a", c.a), ("b", c.b)):
+          kl = (runs.get(name) or {}).get(RATE_KEY)
+          if kl is not None:
+            r[f"{side}_rate"] = float(np.nanmean(kl))
+        by_budget[budget] = r
+      out.append(
+        {
+          "comparison": c,
+          "value": value,
+          "by_budget": by_budget,
+          "overall": verdicts.across_budgets(by_budget),
+        }
+      )
+  return out
+
+
+def judge_trends(config, arrays: dict, values) -> list[dict]:
+  """Every trend of the config at every budget: [{"trend", "by_budget": {budget:
+  ``trend.judge``}, "overall"}]."""
+  settings = config.get("verdict") or verdicts.default_config()
+  out = []
+  for t in trend.trends(config):
+    by_budget = {b: trend.judge(t, arrays[b], settings, values) for b in sorted(arrays)}
+    out.append({"trend": t, "by_budget": by_budget, "overall": verdicts.across_budgets(by_budget)})
+  return out
+
+
+def _fmt(v: float) -> str:
+  return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.1f}"
+
+
+def _pair(c: verdicts.Comparison) -> str:
+  return f"`{c.a}` {'>' if c.direction == 'greater' else '<'} `{c.b}`"
+
+
+def _interval(r: dict) -> str:
+  return f"{_fmt(r['estimate'])} [{_fmt(r['low'])}, {_fmt(r['high'])}]"
+
+
+def _images(r: dict) -> str:
+  return f" (on the {r['n']} of {r['of']} images every run has it for)" if r["n"] < r["of"] else ""
+
+
+def verdict_lines(judged: list[dict], budgets, axis: str, fmt_value, settings) -> list[str]:
+  """The verdict table: per comparison and value of the axis, each budget's A and B, A - B with
+  its interval and verdict, and each decoder's KL; the verdict over the budgets."""
+  if not judged:
+    return ["No comparisons in the config (`comparisons`)."]
+  head = " | ".join(
+    f"{b} epochs: A, B; A - B [{100 * settings.level:.0f}% interval]: verdict; KL A, B"
+    for b in budgets
+  )
+  lines = [
+    f"| claim | statement | measure | A vs B | {axis} | " + head + " | over budgets |",
+    "|---|---|---|---|---|" + "---|" * len(budgets) + "---|",
+  ]
+  for item in judged:
+    c = item["comparison"]
+    cells = []
+    for b in budgets:
+      r = item["by_budget"][b]
+      if r.get("verdict") is None:
+        cells.append(f"not computed: {r.get('why', '')}")
+        continue
+      rate = f"; KL {r['a_rate']:.1f}, {r['b_rate']:.1f}" if "a_rate" in r and "b_rate" in r else ""
+      seeds = "" if r["seeds"][0] == r["seeds"][1] else f" ({r['seeds'][0]}/{r['seeds'][1]} seeds)"
+      cells.append(
+        f"{_fmt(r['a_mean'])}, {_fmt(r['b_mean'])}; {_interval(r)}: {r['verdict']}{rate}"
+        f"{seeds}{_images(r)}"
+      )
+    lines.append(
+      f"| {c.claim} | {c.statement} | `{c.measure}` | {_pair(c)} | {fmt_value(item['value'])} | "
+      + " | ".join(cells)
+      + f" | **{item['overall']}** |"
+    )
+  return lines
+
+
+def trend_lines(judged: list[dict], budgets, axis: str, fmt_value, settings) -> list[str]:
+  """The trend table: per trend, each budget's d = A - B at both ends and the change with its
+  interval and verdict; the verdict over the budgets."""
+  if not judged:
+    return ["No trends in the config (`trends`)."]
+  head = " | ".join(
+    f"{b} epochs: d(from), d(to); d(to) - d(from) [{100 * settings.level:.0f}% interval]: verdict"
+    for b in budgets
+  )
+  lines = [
+    f"| claim | statement | measure | d = A - B | {axis}: from → to | "
+    + head
+    + " | over budgets |",
+    "|---|---|---|---|---|" + "---|" * len(budgets) + "---|",
+  ]
+  for item in judged:
+    t = item["trend"]
+    c = t.comparison
+    cells, ends = [], None
+    for b in budgets:
+      r = item["by_budget"][b]
+      if r.get("verdict") is None:
+        cells.append(f"not computed: {r.get('why', '')}")
+        continue
+      ends = (r["from"], r["to"])
+      cells.append(
+        f"{_fmt(r['d_from'])}, {_fmt(r['d_to'])}; {_interval(r)}: {r['verdict']}{_images(r)}"
+      )
+    where = f"{fmt_value(ends[0])} → {fmt_value(ends[1])}" if ends else "–"
+    arrow = "rises" if c.direction == "greater" else "falls"
+    lines.append(
+      f"| {c.claim} | {c.statement} | `{c.measure}` | `{c.a}` - `{c.b}` ({arrow}) | {where} | "
+      + " | ".join(cells)
+      + f" | **{item['overall']}** |"
+    )
+  return lines
+
+
+def rule_text(settings, axis: str) -> str:
+  level = f"{100 * settings.level:.0f}%"
+  return (
+    f"Rule, fixed before the runs (vae/study/verdicts.py, vae/study/trend.py): a comparison "
+    f"claims A > B or A < B as its arrow says, at every {axis}; A and B are each decoder's mean "
+    f"over its seeds of its mean over the same test images (every run of the sweep is evaluated "
+    f"on the same seeded test subset). A trend claims that d = A - B rises or falls from one "
+    f"{axis} to another: its estimate is d(to) - d(from). Each interval is a {level} two-level "
+    f"bootstrap ({settings.num_bootstrap} replicates: the test images drawn with replacement once "
+    f"per replicate for every run compared, at both values for a trend; each run's seeds drawn "
+    f"on their own, their spread inflated by sqrt(S/(S-1)); images a run lacks the number on are "
+    f"left out for all; a run with one seed gets no verdict). **holds**: the interval lies "
+    f"wholly on the claimed side of 0; **does not hold**: wholly on the other side; **no "
+    f"difference detected**: it contains 0. Over the budgets: the same verdict at each is "
+    f"*stable*, different ones are **budget-dependent** (each budget's numbers shown). KL: each "
+    f"decoder's rate, nats per test image."
+  )
+
+
+def _jsonable(r: dict) -> dict:
+  return {k: (list(v) if isinstance(v, tuple) else v) for k, v in r.items()}
+
+
+# ------------------------------------------------------------------------------------ report
 
 
 def write_report(workdir: str, config, results: dict) -> str:
   """Writes REPORT.md, sweep.json and the figures into ``workdir``; returns the report's path.
-  ``results``: (point label, decoder) -> evaluation (``sweep.run_sweep_grid``)."""
+  ``results``: (budget, point label, decoder) -> evaluation (``sweep.run_sweep_grid``)."""
   axis = axis_of(config)
   name = config.sweep.axis
   values = values_of(config)
   labels = [point_label(config, v) for v in values]
   texts = [format_value(axis, v) for v in values]
+  text_of = lambda v: format_value(axis, v)  # noqa: E731
   decoders = list(config.decoders)
   criteria = config.get("convergence") or convergence.default_config()
-  runs = records.build(results, criteria, decoder_of=lambda key: key[1])
+  settings = config.get("verdict") or verdicts.default_config()
+  by_budget = {}
+  for (budget, label, decoder), result in results.items():
+    by_budget.setdefault(budget, {})[(label, decoder)] = result
+  runs_by_budget = {
+    b: records.build(r, criteria, decoder_of=lambda key: key[1])
+    for b, r in sorted(by_budget.items())
+  }
+  budgets = sorted(runs_by_budget)
+  final = budgets[-1]
+  runs = runs_by_budget[final]
   index = {label: i for i, label in enumerate(labels)}
-  flagged = {(index[lab], d): r.flags for (lab, d), r in runs.items() if r.flags}
-  data = curves(runs, labels, decoders)
+  flagged_by_budget = {
+    b: {(index[lab], d): r.flags for (lab, d), r in rs.items() if r.flags}
+    for b, rs in runs_by_budget.items()
+  }
+  flagged = flagged_by_budget[final]
+  data_by_budget = {b: curves(rs, labels, decoders) for b, rs in runs_by_budget.items()}
+  data = data_by_budget[final]
   protocol = config.train.data.protocol
   shown = reported_measures(data, protocol)
   declared = measures()
   comparable = [m for m in shown if declared[m].better is not None]
   own = [m for m in shown if declared[m].better is None]
   excluded = [m for m in data if m not in shown]
+
+  arrays = load_per_image(runs_by_budget, values, labels)
+  judged = judge_comparisons(config, arrays, values)
+  trends = judge_trends(config, arrays, values)
 
   log_x = _log_x(values)
   figures.sweep_figure(
@@ -343,7 +360,10 @@ def write_report(workdir: str, config, results: dict) -> str:
     figures.image_figures(folder, {d: r for (lab, d), r in ordered.items() if lab == label})
 
   total = sum(
-    row["seconds"] + row.get("compile_seconds", 0.0) for r in runs.values() for row in r.metrics
+    row["seconds"] + row.get("compile_seconds", 0.0)
+    for rs in runs_by_budget.values()
+    for r in rs.values()
+    for row in r.metrics
   )
   wd.write_json(
     os.path.join(workdir, "sweep.json"),
@@ -353,14 +373,39 @@ def write_report(workdir: str, config, results: dict) -> str:
       "values": list(values),
       "labels": labels,
       "decoders": decoders,
-      "measures": {m: data[m] for m in shown},
-      "not_converged": {f"{labels[i]}/{d}": reasons for (i, d), reasons in flagged.items()},
+      "budgets": budgets,
+      "verdicts": [
+        {
+          **dataclasses.asdict(item["comparison"]),
+          "value": item["value"],
+          "by_budget": {str(b): _jsonable(r) for b, r in item["by_budget"].items()},
+          "overall": item["overall"],
+        }
+        for item in judged
+      ],
+      "trends": [
+        {
+          **dataclasses.asdict(item["trend"].comparison),
+          "by_budget": {str(b): _jsonable(r) for b, r in item["by_budget"].items()},
+          "overall": item["overall"],
+        }
+        for item in trends
+      ],
+      "measures": {m: data[m] for m in shown},  # at the largest budget
+      "measures_by_budget": {
+        str(b): {m: d[m] for m in shown if m in d} for b, d in data_by_budget.items()
+      },
+      "drift": {
+        str(b): {f"{labels[i]}/{d}": reasons for (i, d), reasons in f.items()}
+        for b, f in flagged_by_budget.items()
+      },
     },
     indent=1,
   )
 
   seeds = config.train.num_seeds
   kl_weight = "swept" if name == "kl_weight" else None
+  budget_words = " and ".join(str(b) for b in budgets)
   lines = [
     f"# Sweep over the {axis.label}: `{config.variant}`",
     "",
@@ -369,13 +414,21 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     f"Swept `train.{axis.field}` over {', '.join(texts)} for the decoders "
     + ", ".join(f"`{d}`" for d in decoders)
-    + f"; each point is one run of {seeds} seed(s), at every point the same budget. "
-    + sections.budget(config, kl_weight=kl_weight)
+    + f"; each point is one run of {seeds} seed(s) at each budget ({budget_words} epochs, each "
+    "run's schedule to its own end). "
+    + sections.budget(config, kl_weight=kl_weight, budgets=budgets)
     + f" Training took {total / 60:.1f} minutes in all (the sum over runs).",
     "",
-    "Each figure shows the mean over seeds against the axis, with a band from the seeds' minimum "
-    "to their maximum; an open marker is a point whose run is flagged not converged. The tables "
-    "give mean ± std over seeds, † marking a run not converged.",
+    f"## Verdicts at each {name} (generated from the numbers; the comparisons are fixed in the "
+    "config)",
+    "",
+    *verdict_lines(judged, budgets, name, text_of, settings),
+    "",
+    f"## Trends along {name} (generated from the numbers; the trends are fixed in the config)",
+    "",
+    *trend_lines(trends, budgets, name, text_of, settings),
+    "",
+    rule_text(settings, name),
   ]
   if protocol == "warped":
     lines += [
@@ -396,13 +449,12 @@ def write_report(workdir: str, config, results: dict) -> str:
       ]
   lines += [
     "",
-    "## Findings (generated from the numbers below)",
-    "",
-    *[f"- {s}" for s in findings(data, texts, name, flagged, comparable)],
-    "",
-    "## Figures",
+    f"## Figures ({final} epochs)",
     "",
     "![measures against the axis](measures.png)",
+    "",
+    "Each panel: the mean over seeds against the axis, with a band from the seeds' minimum to "
+    "their maximum; an open marker is a run with a drift (see Drift: information only).",
     "",
     "![likelihoods against the axis](likelihoods.png)",
     "",
@@ -410,37 +462,56 @@ def write_report(workdir: str, config, results: dict) -> str:
     "decoders (a Bernoulli on grey pixels is not a density; densities of warped data with atoms "
     "are unbounded).",
     "",
-    "## Tables",
+    f"## Tables ({final} epochs)",
+    "",
+    "Mean ± std over seeds; † marks a run with a drift (information only).",
     "",
   ]
   for m in shown:
     column = declared[m]
     lines += [f"### {column.header} ({column.better_words})", "",
               measure_table(m, data[m], texts, flagged), ""]  # fmt: skip
+  lines += sections.column_definitions({m: declared[m] for m in shown})
+  for budget in budgets[:-1]:
+    lines += ["", f"## Tables at {budget} epochs", ""]
+    for m in shown:
+      if m in data_by_budget[budget]:
+        column = declared[m]
+        lines += [f"### {column.header} ({column.better_words}), {budget} epochs", "",
+                  measure_table(m, data_by_budget[budget][m], texts, flagged_by_budget[budget]),
+                  ""]  # fmt: skip
   lines += [
-    *sections.column_definitions({m: declared[m] for m in shown}),
     "",
-    "## Convergence",
+    "## Drift (information)",
     "",
-    sections.convergence_rule(criteria, withholds=True),
+    sections.convergence_rule(criteria),
     "",
-    "| decoder | " + " | ".join(texts) + " |",
-    "|---|" + "---|" * len(texts),
-    *[
-      f"| {d} | "
-      + " | ".join("**no**" if (i, d) in flagged else "yes" for i in range(len(texts)))
-      + " |"
-      for d in decoders
-    ],
-    "",
-    *[
-      f"- `{d}` at {name} = {texts[index[lab]]}: " + "; ".join(r.flags)
-      for (lab, d), r in runs.items()
-      if r.flags
-    ],
+  ]
+  for budget in budgets:
+    marks = flagged_by_budget[budget]
+    lines += [
+      f"{budget} epochs:",
+      "",
+      "| decoder | " + " | ".join(texts) + " |",
+      "|---|" + "---|" * len(texts),
+      *[
+        f"| {d} | "
+        + " | ".join("drift" if (i, d) in marks else "no drift" for i in range(len(texts)))
+        + " |"
+        for d in decoders
+      ],
+      "",
+      *[
+        f"- `{d}` at {name} = {texts[index[lab]]}, {budget} epochs: " + "; ".join(r.flags)
+        for (lab, d), r in runs_by_budget[budget].items()
+        if r.flags
+      ],
+      "",
+    ]
+  lines += [
     *_atoms_note(config),
     "",
-    "## Reconstructions and samples at each value",
+    f"## Reconstructions and samples at each value ({final} epochs)",
     "",
     *[
       f"- {name} = {text}: [reconstructions](points/{label}/reconstructions.png), "
@@ -450,9 +521,15 @@ def write_report(workdir: str, config, results: dict) -> str:
     "",
     *sections.figure("learning_curves.png"),
     *sections.figure("sigma.png", figures.SCALE_CAPTION),
-    *sections.runs({f"{lab} {d}": f"runs/{lab}/{d}" for lab, d in runs}),
-    "Numbers: [sweep.json](sweep.json) (per measure, decoder and value: mean, std, min, max and "
-    "every seed).",
+    *sections.runs(
+      {
+        f"{lab} {d} ({b} epochs)": os.path.relpath(r.workdir, workdir)
+        for b, rs in runs_by_budget.items()
+        for (lab, d), r in rs.items()
+      }
+    ),
+    "Numbers: [sweep.json](sweep.json) (every verdict and trend with its interval; per measure, "
+    "budget, decoder and value: mean, std, min, max and every seed).",
     "",
   ]
   path = os.path.join(workdir, "REPORT.md")
