@@ -94,7 +94,7 @@ def test_f8_the_rate_at_weight_one_the_matching_weight_and_no_difference_there()
   comparisons = [
     verdicts.Comparison("F13", "lower error", "intensity/mse", "bernoulli", "gaussian_fixed")
   ]
-  a = claims.f8_answer({10: arrays}, {10: WEIGHTS}, comparisons, settings())
+  a = claims.f8_answer({10: arrays}, {10: dict.fromkeys(arrays, WEIGHTS)}, comparisons, settings())
   text = "\n".join(a.evidence)
   assert a.verdict == "(a) holds; (c) no difference detected", text
   assert "(a) at KL weight 1" in text and "10 epochs: 10 [" in text  # 20 - 10 nats
@@ -120,17 +120,22 @@ def _f12_arrays(shared_elbo_shift=0.0):
     "elbo": np.array([0.0, 0.0, best[1] + shared_elbo_shift]),
     "elbo/kl": rates,
     "curves/held_out_scale_final": np.full(3, np.sqrt(0.1) * SIGMA0),
+    "curves/held_out_scale_optimal_final": np.full(3, 0.3),
   }, noise=0.01, seed=6)  # fmt: skip
   shared["curves/held_out_scale_final"][:] = np.sqrt(0.1) * SIGMA0  # one number per seed
   return {"gaussian_fixed": fixed, "gaussian_shared": shared}
 
 
 def test_f12_a_learned_sigma_on_the_curve_at_its_best_is_found_there():
-  a = claims.f12_answer({10: _f12_arrays()}, {10: WEIGHTS}, SIGMA0, settings())
+  arrays = _f12_arrays()
+  a = claims.f12_answer({10: arrays}, {10: dict.fromkeys(arrays, WEIGHTS)}, SIGMA0, settings())
   text = "\n".join(a.evidence)
   assert a.verdict == "(a) no difference detected; (b) no difference detected; (c) no difference detected", text  # fmt: skip
   assert "w_L = 0.1" in text and "best at 10 epochs: w = 0.1" in text
-  worse = claims.f12_answer({10: _f12_arrays(-5.0)}, {10: WEIGHTS}, SIGMA0, settings())
+  assert "10 epochs: sigma_L = 0.224, optimum 0.3" in text
+  worse = claims.f12_answer(
+    {10: _f12_arrays(-5.0)}, {10: dict.fromkeys(arrays, WEIGHTS)}, SIGMA0, settings()
+  )
   assert worse.verdict.endswith("(c) does not hold"), "\n".join(worse.evidence)
   assert claims.f12_answer({}, {}, None, settings()).verdict == "not computed"
 
@@ -145,11 +150,11 @@ def test_f14_a_difference_that_shrinks_with_the_rate_and_one_that_does_not():
     "bernoulli": curve(rates, bce, seed=7),
     "gaussian_fixed": curve(rates, dict.fromkeys(measures, base), seed=8),
   }
-  a = claims.f14_answer({10: arrays}, {10: (15.0, 30.0, 60.0)}, settings())
+  a = claims.f14_answer({10: arrays}, settings())
   assert a.verdict == "holds", a.evidence
   extremes = [line for line in a.evidence if "error_extremes_abs" in line][0]
   assert "**no difference detected**" in extremes
-  assert a.where == "10 epochs: 15.0 -> 60.0 nats"
+  assert a.where == "10 epochs: 17.8 -> 56.2 nats"  # the quartiles of the pair's log range
 
 
 def test_a_matched_rate_claim_takes_its_primary_at_the_middle_rate():
@@ -166,16 +171,17 @@ def test_a_matched_rate_claim_takes_its_primary_at_the_middle_rate():
     {"comparison": other, "rows": {(5, i): row(10.0 * (i + 1), "holds") for i in range(3)},
      "overall": {0: "no difference detected", 1: "no difference detected", 2: "holds"}},
   ]  # fmt: skip
-  a = claims.matched_rate_answer("F4", items, {5: (10.0, 20.0, 30.0)})
+  a = claims.matched_rate_answer("F4", items)
   assert a.verdict == "holds (stable) at the middle rate; differs with rate"
   assert a.evidence[0].startswith("**primary** blurrier")
-  assert "5 epochs at 20.0 nats" in a.evidence[0] and a.where == "middle common rate (5 epochs: 20.0 nats)"  # fmt: skip
-  assert claims.matched_rate_answer("F4", [], {}).verdict == "not computed"
+  assert "5 epochs at 20.0 nats" in a.evidence[0]
+  assert a.where == "the primary pair's middle common rate (5 epochs: 20.0 nats)"
+  assert claims.matched_rate_answer("F4", []).verdict == "not computed"
 
 
 def test_every_claim_is_answered_in_order_and_every_named_test_exists():
   config = ml_collections.ConfigDict({"verdict": settings(50)})
-  found = claims.answers(config, [], {}, {}, {}, None)
+  found = claims.answers(config, [], {}, {}, None)
   assert [a.claim for a in found] == [f"F{i}" for i in range(1, 15)]
   named = [line.strip("`") for a in found for line in a.evidence if line.startswith("`tests/")] + [
     claims.F6_MECHANISM
@@ -191,8 +197,11 @@ def test_every_claim_is_answered_in_order_and_every_named_test_exists():
 def test_a_runs_per_seed_numbers_are_read_as_per_image_arrays(tmp_path):
   rows = [
     {"epoch": 1, "validation": {"mse": 30.0, "per_seed": {"mse": [31.0, 29.0]}}},
-    {"epoch": 2, "validation": {"mse": 20.0, "scale": 0.2,
-                                "per_seed": {"mse": [21.0, 19.0], "scale": [0.19, 0.21]}}},
+    {"epoch": 2, "validation": {"mse": 20.0, "scale": 0.2, "scale_optimal": 0.1,
+                                "scale_optimal_train": 0.12,
+                                "per_seed": {"mse": [21.0, 19.0], "scale": [0.19, 0.21],
+                                             "scale_optimal": [0.1, 0.1],
+                                             "scale_optimal_train": [0.11, 0.13]}}},
   ]  # fmt: skip
   for r in rows:
     wd.append_metrics(str(tmp_path), r)
@@ -210,6 +219,8 @@ def test_a_runs_per_seed_numbers_are_read_as_per_image_arrays(tmp_path):
   np.testing.assert_array_equal(got["curves/held_out_mse_epoch_1"][:, 0], [31.0, 29.0])
   np.testing.assert_array_equal(got["curves/held_out_mse_final"][:, 3], [21.0, 19.0])
   np.testing.assert_array_equal(got["curves/held_out_scale_final"][:, 0], [0.19, 0.21])
+  # the optimum of the objective trained (units dropped), where the run logs it
+  np.testing.assert_array_equal(got["curves/held_out_scale_optimal_final"][:, 0], [0.11, 0.13])
   np.testing.assert_array_equal(got["samples/frechet_distance_samples"][:, 0], [90.0, 95.0])
   np.testing.assert_array_equal(got["latents/active_units"][:, 1], [7, 9])
   assert per_run.load(str(tmp_path / "missing"), 4) == {}

@@ -91,13 +91,16 @@ def test_a_tiny_rate_study_writes_curves_and_matched_rate_verdicts(tmp_path):
   c = study_configs.get_config("rate_smoke")
   c.budgets = (1,)
   c.verdict.num_bootstrap = 50
+  c.extra_kl_weights["gaussian_fixed"] = (0.003,)  # one decoder's curve longer than the others'
   path = study.run_study(c, str(tmp_path))
   text = open(path).read()
   assert text.startswith("# Rate-distortion study: `rate_smoke`")
   for w in c.kl_weights:
     for d in c.decoders:
       assert os.path.exists(tmp_path / "runs" / "epochs=1" / f"kl={w:g}" / d / "per_image.npz")
-  assert "- common rates at 1 epochs:" in text
+  assert os.path.exists(tmp_path / "runs" / "epochs=1" / "kl=0.003" / "gaussian_fixed" / "per_image.npz")  # fmt: skip
+  assert not os.path.exists(tmp_path / "runs" / "epochs=1" / "kl=0.003" / "bernoulli")
+  assert "- common rates of `bernoulli` and `gaussian_fixed`: 1 epochs:" in text
   claims_table = text.split("## The folk claims")[1].split("## Decoders at the same rate")[0]
   answered = [line.split(" | ")[0] for line in claims_table.splitlines() if line.startswith("| F")]
   assert answered == [f"| F{i}" for i in range(1, 15)]  # every folk claim, in order

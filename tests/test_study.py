@@ -170,3 +170,26 @@ def test_a_field_an_axis_sets_for_every_run_is_not_a_difference():
   old = wd.config_to_dict(rate)
   rate.train.kl_weight = 0.3
   assert grid.differences(old, wd.config_to_dict(rate)) == []
+
+
+def test_a_decoder_may_take_more_kl_weights_than_the_axis():
+  """``extra_kl_weights``: a decoder's own KL weights beside the axis's (the unclipped continuous
+  Bernoulli reaches the others' rates only at weights above 1); checked before anything runs."""
+  from vae.study import grid
+
+  c = study_configs.get_config("rate_smoke")
+  c.extra_kl_weights["gaussian_fixed"] = (3.0, 0.5)
+  assert grid.kl_weights(c) == (0.01, 0.1, 1.0)
+  assert grid.kl_weights(c, "gaussian_fixed") == (0.01, 0.1, 0.5, 1.0, 3.0)
+  assert grid.kl_weights(c, "bernoulli") == (0.01, 0.1, 1.0)
+  assert study_configs.get_config("rate").extra_kl_weights["continuous_bernoulli"] == (3.0, 10.0, 30.0)  # fmt: skip
+  c.extra_kl_weights["gaussian_fixed"] = (0.1,)
+  with pytest.raises(ValueError, match="repeats a weight"):
+    grid.kl_weights(c, "gaussian_fixed")
+  c.extra_kl_weights = {"beta": (2.0,)}
+  with pytest.raises(ValueError, match=r"extra_kl_weights names \['beta'\], not among"):
+    grid.check_grid(c)
+  c = smoke()
+  c.extra_kl_weights = {"bernoulli": (2.0,)}
+  with pytest.raises(ValueError, match="needs a rate axis"):
+    grid.kl_weights(c, "bernoulli")

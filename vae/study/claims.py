@@ -212,7 +212,7 @@ def index_of_one(weights: np.ndarray) -> int | None:
   return int(hits[0]) if len(hits) else None
 
 
-def matched_rate_answer(claim: str, items: list[dict], rates: dict) -> Answer:
+def matched_rate_answer(claim: str, items: list[dict]) -> Answer:
   """A claim judged by its ``rate_comparisons`` (module docstring): the primary's verdict at the
   middle common rate."""
   if not items:
@@ -245,30 +245,38 @@ def matched_rate_answer(claim: str, items: list[dict], rates: dict) -> Answer:
     lines.append(f"{lead}{c.statement} (`{c.measure}`): **{at_middle}**{by_rate}; {shown}")
     if k == 0:
       verdict = at_middle + (" at the middle rate; differs with rate" if by_rate else "")
+  primary = items[0]
+  middle = len(primary["overall"]) // 2
   where = "; ".join(
-    f"{b} epochs: {rs[len(rs) // 2]:.1f} nats" for b, rs in sorted(rates.items()) if rs
+    f"{b} epochs: {r['rate']:.1f} nats"
+    for (b, i), r in sorted(primary["rows"].items())
+    if i == middle and "rate" in r
   )
-  return Answer(claim, verdict, lines, f"middle common rate ({where})", "rate_distortion.png")
+  return Answer(
+    claim, verdict, lines, f"the primary pair's middle common rate ({where or 'none'})",
+    "rate_distortion.png",
+  )  # fmt: skip
 
 
 def f8_answer(arrays: dict, weights: dict, comparisons, settings) -> Answer:
   """F8 (module docstring): (a) BCE's rate minus MSE's at weight 1, (b) the weight at which
   MSE's curve reaches BCE's weight-1 rate, (c) BCE's run against MSE's curve there."""
   parts = {"a": {}, "b": {}, "c": {}}
-  pairs = [c for c in comparisons if (c.a, c.b) == (BCE, MSE)]
+  pairs = [
+    c for c in comparisons if (c.a, c.b) == (BCE, MSE) and not c.measure.startswith("curves/")
+  ]  # the reconstruction comparisons (not F6's learning curves)
   for budget, a in arrays.items():
-    w = weights[budget]
-    i1 = index_of_one(w)
-    if i1 is None:
-      why = {"why": "KL weight 1 is not on the axis"}
-      parts["a"][budget] = parts["b"][budget] = why
-      continue
     sel, why = select(a, {BCE: [], MSE: []})
     if sel is None:
       parts["a"][budget] = parts["b"][budget] = {"why": why}
       continue
+    w = weights[budget][MSE]
+    i1, j1 = index_of_one(weights[budget][BCE]), index_of_one(w)
+    if i1 is None or j1 is None:
+      parts["a"][budget] = parts["b"][budget] = {"why": "KL weight 1 is not on the axis"}
+      continue
     parts["a"][budget] = judged(
-      bootstrap_stat(sel, lambda m: m[BCE]["rate"][i1] - m[MSE]["rate"][i1], settings), "greater"
+      bootstrap_stat(sel, lambda m: m[BCE]["rate"][i1] - m[MSE]["rate"][j1], settings), "greater"
     )
     parts["b"][budget] = bootstrap_stat(
       sel, lambda m: weight_at_rate(m[MSE], w, m[BCE]["rate"][i1]), settings
@@ -317,17 +325,23 @@ def f12_answer(arrays: dict, weights: dict, sigma0: float | None, settings) -> A
     return Answer("F12", "not computed", [f"no `{MSE}` run on the axis"])
   parts = {"a": {}, "b": {}, "c": {}}
   best_weight = {}
+  scale, optimum = "curves/held_out_scale_final", "curves/held_out_scale_optimal_final"
+  converged = {}
   for budget, a in arrays.items():
-    w = weights[budget]
-    i1 = index_of_one(w)
-    if i1 is None:
-      parts["a"][budget] = parts["b"][budget] = parts["c"][budget] = {"why": "no KL weight 1"}
-      continue
-    scale = "curves/held_out_scale_final"
     sel, why = select(a, {SHARED: ["intensity/mse", "elbo", "elbo/kl", scale], MSE: ["intensity/mse", "elbo", "elbo/kl"]})  # fmt: skip
     if sel is None:
       parts["a"][budget] = parts["b"][budget] = parts["c"][budget] = {"why": why}
       continue
+    w = weights[budget][MSE]
+    i1 = index_of_one(weights[budget][SHARED])
+    if i1 is None:
+      parts["a"][budget] = parts["b"][budget] = parts["c"][budget] = {"why": "no KL weight 1"}
+      continue
+    if optimum in a.get(SHARED, {}):
+      converged[budget] = (
+        float(np.nanmean(a[SHARED][scale][i1])),
+        float(np.nanmean(a[SHARED][optimum][i1])),
+      )
     on_curve = bootstrap_stat(
       sel,
       lambda m: m[SHARED]["intensity/mse"][i1] - read(m[MSE], "intensity/mse", m[SHARED]["rate"][i1]),
@@ -354,7 +368,12 @@ def f12_answer(arrays: dict, weights: dict, sigma0: float | None, settings) -> A
     f"{b} epochs: w_L = {r['w_learned']:.3g}" for b, r in sorted(parts["b"].items()) if "w_learned" in r
   )  # fmt: skip
   best = "; ".join(f"{b} epochs: w = {v:g}" for b, v in sorted(best_weight.items()))
+  travelled = "; ".join(
+    f"{b} epochs: sigma_L = {v:.3g}, optimum {o:.3g}" for b, (v, o) in sorted(converged.items())
+  )
   lines = [
+    f"the learned sigma at KL weight 1 against the optimum of the objective it trains (the "
+    f"decoder means' root mean squared error, units dropped as in training): {travelled or 'n/a'}",
     f"(a) on the curve: the learned sigma's squared error minus the fixed-sigma curve's at its "
     f"rate (`intensity/mse`): **{va}**; {_per_budget(parts['a'])}",
     f"(b) at beta = 2 sigma^2: the curve's rate at w_L = sigma_L^2 / sigma_0^2 ({learned}) minus "
@@ -369,10 +388,11 @@ def f12_answer(arrays: dict, weights: dict, sigma0: float | None, settings) -> A
   )  # fmt: skip
 
 
-def f14_answer(arrays: dict, rates: dict, settings) -> Answer:
+def f14_answer(arrays: dict, settings, fractions=matched_rate.DEFAULT_FRACTIONS) -> Answer:
   """F14 (module docstring): does BCE-vs-MSE's difference shrink from the lowest to the highest
-  common rate?"""
+  of their common rates?"""
   rows = {}
+  rates = {b: matched_rate.pair_rates(a, BCE, MSE, fractions) for b, a in arrays.items()}
   for measure in F14_MEASURES:
     for budget, a in arrays.items():
       rs = rates.get(budget) or ()
@@ -407,10 +427,12 @@ def f14_answer(arrays: dict, rates: dict, settings) -> Answer:
   return Answer("F14", primary, lines, where, "rate_distortion.png")
 
 
-def answers(config, judged_items: list[dict], rates: dict, arrays: dict, weights: dict,
+def answers(config, judged_items: list[dict], arrays: dict, weights: dict,
             sigma0: float | None) -> list[Answer]:  # fmt: skip
-  """Every claim of ``CLAIM_ORDER``, in order (module docstring)."""
+  """Every claim of ``CLAIM_ORDER``, in order (module docstring). ``arrays``: budget -> decoder
+  -> its stacked arrays; ``weights``: budget -> decoder -> its KL weights, ascending."""
   settings = config.get("verdict") or verdicts.default_config()
+  fractions = tuple(config.get("rate_fractions") or matched_rate.DEFAULT_FRACTIONS)
   comparisons = [item["comparison"] for item in judged_items]
   out = []
   for claim in CLAIM_ORDER:
@@ -418,9 +440,7 @@ def answers(config, judged_items: list[dict], rates: dict, arrays: dict, weights
       what, tests = IDENTITIES[claim]
       out.append(Answer(claim, "identity: unit test", [what, *(f"`{t}`" for t in tests)]))
     elif claim in MATCHED_RATE_CLAIMS:
-      a = matched_rate_answer(
-        claim, [i for i in judged_items if i["comparison"].claim == claim], rates
-      )
+      a = matched_rate_answer(claim, [i for i in judged_items if i["comparison"].claim == claim])
       if claim == "F6":
         a.evidence.append(f"mechanism, an identity: `{F6_MECHANISM}`")
         a.figure = "learning_curves.png"
@@ -430,7 +450,7 @@ def answers(config, judged_items: list[dict], rates: dict, arrays: dict, weights
     elif claim == "F12":
       out.append(f12_answer(arrays, weights, sigma0, settings))
     elif claim == "F14":
-      out.append(f14_answer(arrays, rates, settings))
+      out.append(f14_answer(arrays, settings, fractions))
     else:
       out.append(Answer(claim, "judged elsewhere", [ELSEWHERE[claim]]))
   return out

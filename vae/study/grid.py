@@ -56,11 +56,22 @@ def budgets(config) -> tuple[int, ...]:
   return tuple(sorted(given)) or (config.train.num_epochs,)
 
 
-def kl_weights(config) -> tuple[float, ...]:
+def kl_weights(config, decoder: str | None = None) -> tuple[float, ...]:
   """The study's KL weights (beta-VAE's beta), ascending: ``config.kl_weights`` (a rate axis:
-  each decoder trained at each, so that its rate-distortion curve is measured), or
-  ``train.kl_weight`` alone."""
+  each decoder trained at each, so that its rate-distortion curve is measured) and, for
+  ``decoder``, its entry of ``config.extra_kl_weights`` (a decoder whose rates lie far from the
+  others' reaches theirs there); or ``train.kl_weight`` alone."""
+  extra = config.get("extra_kl_weights") or {}
+  unknown = sorted(set(extra.keys()) - set(config.decoders))
+  if unknown:
+    raise ValueError(
+      f"extra_kl_weights names {unknown}, not among the study's decoders {list(config.decoders)}"
+    )
   given = tuple(float(w) for w in (config.get("kl_weights") or ()))
+  if extra and not given:
+    raise ValueError("extra_kl_weights needs a rate axis (kl_weights)")
+  if decoder is not None:
+    given += tuple(float(w) for w in (extra.get(decoder) or ()))
   for w in given:
     if not w > 0 or w != w or w == float("inf"):
       raise ValueError(f"kl_weights={given!r}: each KL weight must be a finite number > 0")
@@ -208,6 +219,7 @@ def _check_study_config(config, workdir: str) -> None:
       list(d.get("decoders", [])),
       list(d.get("budgets") or []),
       list(d.get("kl_weights") or []),
+      {k: list(v) for k, v in (d.get("extra_kl_weights") or {}).items()},
     ),
     report_files=report.FILES + rate_report.FILES,
   )
@@ -233,7 +245,7 @@ def check_grid(config: ml_collections.ConfigDict) -> None:
   checks each of its points)."""
   for decoder in config.decoders:  # fail fast on a bad name or setting, before any training
     for budget in budgets(config) if config.get("budgets") else (None,):
-      for weight in kl_weights(config) if config.get("kl_weights") else (None,):
+      for weight in kl_weights(config, decoder) if config.get("kl_weights") else (None,):
         c = run_config(config, decoder, budget, weight)
         checks.validate(c, make_mesh().size)
         for field, axis in (("num_epochs", "budgets"), ("kl_weight", "kl_weights")):
@@ -268,8 +280,9 @@ def run_grid(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
       ),
     )
     for budget in budgets(config)
-    for weight in kl_weights(config)
+    for weight in sorted({w for d in config.decoders for w in kl_weights(config, d)})
     for decoder in config.decoders
+    if weight in kl_weights(config, decoder)
   }
   results = run_cells(cells, config.eval, workdir, progress_bar=config.get("progress_bar", False))
   if results is None or rate_axis:

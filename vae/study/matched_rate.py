@@ -5,10 +5,11 @@ has a rate R (its mean test KL per image, nats) and a value of every per-image m
 the weights, the decoder's points (R_w, m_w), each a mean over its seeds, trace its curve; its
 value **at rate R*** is the curve read at R* by linear interpolation in log R between the two
 neighbouring points (none beyond the ends: a decoder that never reaches R* has no value there).
-The rates compared are fixed by a rule, not chosen after looking: the common range is [the
-largest of the decoders' lowest rates, the smallest of their highest], and ``rate_fractions`` (a
-config field) gives the points as fractions of that range in log R (default the quartiles 0.25,
-0.5, 0.75).
+The rates compared are fixed by a rule, not chosen after looking: for a comparison of decoders A
+and B, the common range is [the larger of their lowest rates, the smaller of their highest], and
+``rate_fractions`` (a config field) gives the points as fractions of that range in log R (default
+the quartiles 0.25, 0.5, 0.75). Each pair has its own range, so that a decoder far from the
+others (the unclipped continuous Bernoulli) narrows no other comparison.
 
 A matched-rate comparison (``config.rate_comparisons``, the same fields as ``verdicts.Comparison``)
 is judged at each common rate like a named-pair verdict (``vae.study.verdicts``): the estimate is
@@ -55,6 +56,15 @@ def common_rates(mean_rates: dict, fractions=DEFAULT_FRACTIONS) -> tuple[float, 
   if not 0 < lo < hi:
     return ()
   return tuple(float(np.exp(np.log(lo) + f * (np.log(hi) - np.log(lo)))) for f in fractions)
+
+
+def pair_rates(arrays: dict, a: str, b: str, fractions=DEFAULT_FRACTIONS) -> tuple[float, ...]:
+  """The common rates of decoders ``a`` and ``b`` (``common_rates`` of the two), from their
+  stacked arrays (decoder -> {"rate": [W, S, N], ...}); empty if either is missing."""
+  if a not in arrays or b not in arrays:
+    return ()
+  means = {d: np.nanmean(arrays[d]["rate"], axis=(1, 2)) for d in (a, b)}
+  return common_rates(means, fractions)
 
 
 def _seed_curves(rate: np.ndarray, value: np.ndarray, images: np.ndarray) -> tuple:

@@ -14,6 +14,8 @@ Names (keys of the returned dict, usable as a comparison's ``measure``):
                                            (summed over pixels) after the first epoch
 ``curves/held_out_mse_final``              the same after the last epoch
 ``curves/held_out_scale_final``            a learned scale (sigma, b) after the last epoch
+``curves/held_out_scale_optimal_final``    its optimum given the decoder means (of the
+                                           objective trained: units dropped, with dropout)
 ``samples/frechet_distance_means``         Frechet distance of the decoder means of prior draws
 ``samples/frechet_distance_samples``       ... of samples of p(x | z), z from the prior
 ``samples/inception_score_means``          inception score of the decoder means
@@ -33,6 +35,7 @@ NAMES = (
   "curves/held_out_mse_epoch_1",
   "curves/held_out_mse_final",
   "curves/held_out_scale_final",
+  "curves/held_out_scale_optimal_final",
   "samples/frechet_distance_means",
   "samples/frechet_distance_samples",
   "samples/inception_score_means",
@@ -76,6 +79,10 @@ def load(workdir: str, num_images: int) -> dict[str, np.ndarray]:
       out["curves/held_out_mse_final"] = _per_seed(last, "mse")
     if _per_seed(last, "scale") is not None:
       out["curves/held_out_scale_final"] = _per_seed(last, "scale")
+    for key in ("scale_optimal_train", "scale_optimal"):  # the objective trained, if dropout
+      if _per_seed(last, key) is not None:
+        out["curves/held_out_scale_optimal_final"] = _per_seed(last, key)
+        break
   path = os.path.join(workdir, "eval.json")
   if os.path.exists(path):
     seeds = wd.read_json(path).get("per_seed") or []

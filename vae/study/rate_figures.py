@@ -79,7 +79,8 @@ def learning_curves_figure(path: str, grid: dict) -> None:
   """One panel per KL weight: each decoder's held-out squared error against the epoch.
   ``grid``: decoder -> weight -> result (with ``workdir``)."""
   plt = eval_figures.pyplot()
-  weights = sorted({w for runs in grid.values() for w in runs})
+  # the weights of the axis every decoder shares (not a decoder's extra weights)
+  weights = sorted(set.intersection(*(set(runs) for runs in grid.values())))
   fig, axes = plt.subplots(1, len(weights), figsize=(3.6 * len(weights), 3.2), squeeze=False)
   for ax, w in zip(axes[0], weights):
     for decoder, runs in grid.items():
@@ -108,22 +109,23 @@ SIGMA_CAPTION = (
 )
 
 
-def sigma_vae_figure(path: str, arrays: dict, weights: np.ndarray, sigma0: float) -> None:
+def sigma_vae_figure(path: str, arrays: dict, weights: dict, sigma0: float) -> None:
+  """``weights``: decoder -> its KL weights, ascending (the rows of its arrays)."""
   plt = eval_figures.pyplot()
   fixed, shared = arrays.get(claims.MSE), arrays.get(claims.SHARED)
   fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
   if fixed is not None:
     m = claims.means_of(fixed)
     left.plot(m["rate"], m["intensity/mse"], marker="o", label=f"{claims.MSE} (over w)")
-    for w, r, v in zip(weights, m["rate"], m["intensity/mse"]):
+    for w, r, v in zip(weights[claims.MSE], m["rate"], m["intensity/mse"]):
       left.annotate(f"{w:g}", (r, v), fontsize=7, textcoords="offset points", xytext=(3, 3))
     if "elbo" in m:
-      right.plot(weights, claims.optimal_sigma_elbo(m, sigma0), marker="o",
+      right.plot(weights[claims.MSE], claims.optimal_sigma_elbo(m, sigma0), marker="o",
                  label=f"{claims.MSE}, optimal sigma")  # fmt: skip
   if shared is not None:
     m = claims.means_of(shared)
     left.plot(m["rate"], m["intensity/mse"], marker="s", ls=":", label=f"{claims.SHARED} (over w)")
-    one = claims.index_of_one(weights)
+    one = claims.index_of_one(weights[claims.SHARED])
     if one is not None:
       left.scatter([m["rate"][one]], [m["intensity/mse"][one]], s=120, facecolors="none",
                    edgecolors="k", label="learned sigma, KL weight 1")  # fmt: skip

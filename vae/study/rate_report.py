@@ -75,8 +75,8 @@ def arrays_of(grid: dict, names) -> dict:
 
 
 def judge_all(config, grids: dict) -> tuple[list[dict], dict, dict]:
-  """Every rate comparison at every budget and common rate; budget -> the common rates; budget
-  -> decoder -> its stacked per-image arrays (``arrays_of``)."""
+  """Every rate comparison at every budget and common rate; budget -> (a, b) -> the pair's
+  common rates; budget -> decoder -> its stacked per-image arrays (``arrays_of``)."""
   settings = config.get("verdict") or verdicts.default_config()
   fractions = tuple(config.get("rate_fractions") or matched_rate.DEFAULT_FRACTIONS)
   comparisons = tuple(
@@ -91,13 +91,24 @@ def judge_all(config, grids: dict) -> tuple[list[dict], dict, dict]:
   rates, arrays = {}, {}
   for budget, grid in grids.items():
     arrays[budget] = arrays_of(grid, wanted)
-    means = {d: np.nanmean(a["rate"], axis=(1, 2)) for d, a in arrays[budget].items()}
-    rates[budget] = matched_rate.common_rates(means, fractions) if means else ()
+    rates[budget] = {
+      (c.a, c.b): matched_rate.pair_rates(arrays[budget], c.a, c.b, fractions) for c in comparisons
+    }
   judged = []
   for c in comparisons:
     rows = {}
     for budget in sorted(grids):
-      for i, target in enumerate(rates[budget]):
+      targets = rates[budget][(c.a, c.b)]
+      if not targets:  # say why there is no common rate, at every point
+        missing = [d for d in (c.a, c.b) if d not in arrays[budget]]
+        why = (
+          f"`{missing[0]}` is not on this rate axis"
+          if missing
+          else "the two decoders' ranges of rates do not overlap"
+        )
+        for i in range(len(fractions)):
+          rows[(budget, i)] = {"verdict": None, "why": why}
+      for i, target in enumerate(targets):
         rows[(budget, i)] = matched_rate.judge_at(c, arrays[budget], target, settings)
     per_point = {}
     for i in range(len(fractions)):
@@ -113,13 +124,14 @@ def verdict_lines(judged: list[dict], rates: dict, settings) -> list[str]:
   budgets = sorted(rates)
   points = len(judged[0]["overall"])
   lines = []
-  for b in budgets:
-    shown = (
-      ", ".join(f"{r:.1f}" for r in rates[b]) + " nats"
-      if rates[b]
-      else "none (the decoders' ranges of rates do not overlap)"
-    )
-    lines.append(f"- common rates at {b} epochs: {shown}")
+  pairs = {tuple(sorted(p)): p for p in rates[budgets[0]]}.values()  # each pair once
+  for pair in pairs:
+    shown = "; ".join(
+      f"{b} epochs: " + (", ".join(f"{r:.1f}" for r in rates[b][pair]) + " nats" if rates[b][pair]
+                         else "none (their ranges of rates do not overlap)")
+      for b in budgets
+    )  # fmt: skip
+    lines.append(f"- common rates of `{pair[0]}` and `{pair[1]}`: {shown}")
   lines += ["", "| claim | statement | measure | A vs B | point | " + " | ".join(f"{b} epochs" for b in budgets) + " | verdict |",
             "|---|---|---|---|---|" + "---|" * len(budgets) + "---|"]  # fmt: skip
   for item in judged:
@@ -170,11 +182,9 @@ def write_rate_report(workdir: str, config, results: dict) -> str:
   grids = by_budget_and_weight(results)
   settings = config.get("verdict") or verdicts.default_config()
   judged, rates, arrays = judge_all(config, grids)
-  weights_of = {
-    b: np.array(sorted({w for runs in g.values() for w in runs})) for b, g in grids.items()
-  }
+  weights_of = {b: {d: np.array(sorted(runs)) for d, runs in g.items()} for b, g in grids.items()}
   sigma0 = sigma0_of(grids)
-  found = claims.answers(config, judged, rates, arrays, weights_of, sigma0)
+  found = claims.answers(config, judged, arrays, weights_of, sigma0)
   final = max(grids)
   figure = lambda name: os.path.join(workdir, name)  # noqa: E731
   rate_figures.curves_figure(figure("rate_distortion.png"), arrays[final])
