@@ -194,14 +194,23 @@ def write_rate_report(workdir: str, config, results: dict) -> str:
   rate_figures.learning_curves_figure(figure("learning_curves.png"), grids[final])
   if sigma0 is not None:
     rate_figures.sigma_vae_figure(figure("sigma_vae.png"), arrays[final], weights_of[final], sigma0)
-  weights = sorted({w for g in grids.values() for runs in g.values() for w in runs})
+  shared = sorted(set.intersection(*(set(runs) for g in grids.values() for runs in g.values())))
+  extra = {
+    d: sorted(set(runs) - set(shared))
+    for g in grids.values()
+    for d, runs in g.items()
+    if set(runs) - set(shared)
+  }
+  weights = ", ".join(f"{w:g}" for w in shared) + "".join(
+    f" (`{d}` also {', '.join(f'{w:g}' for w in ws)})" for d, ws in extra.items()
+  )
   lines = [
     f"# Rate-distortion study: `{config.variant}`",
     "",
     f"Command: `python -m experiments.study --config experiments/configs/study.py:{config.variant} "
     f"--workdir {workdir}`",
     "",
-    sections.budget(config, budgets=sorted(grids), kl_weight=", ".join(f"{w:g}" for w in weights)),
+    sections.budget(config, budgets=sorted(grids), kl_weight=weights),
     "",
     "## The folk claims",
     "",
