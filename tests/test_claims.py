@@ -1,6 +1,7 @@
-"""The folk-claims table (vae.study.claims): each claim's statistic on synthetic curves whose
-answer is known by construction, the optimal-sigma ELBO against scipy, the per-seed numbers of a
-run (vae.study.per_run), and the table's references to unit tests that exist."""
+"""The folk-claims table (vae.study.claims) and the curve statistics it is made of
+(vae.study.curves): each claim's statistic on synthetic curves whose answer is known by
+construction, the optimal-sigma ELBO against scipy, the per-seed numbers of a run
+(vae.study.per_run), and the table's references to unit tests that exist."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import scipy.optimize
 
 from vae import workdir as wd
-from vae.study import claims, per_run, verdicts
+from vae.study import claims, curves, per_run, verdicts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEIGHTS = np.array([0.01, 0.1, 1.0])
@@ -45,23 +46,23 @@ def test_a_difference_of_curves_at_a_matched_rate_is_found_with_its_interval():
     "a": curve(rates_a, {"m": 2 * np.log(rates_a) + 1.0}, seed=1),
     "b": curve(rates_b, {"m": 2 * np.log(rates_b)}, seed=2),
   }
-  r = claims.bootstrap_stat(
-    arrays, lambda m: claims.read(m["a"], "m", 25.0) - claims.read(m["b"], "m", 25.0), settings()
+  r = curves.bootstrap_stat(
+    arrays, lambda m: curves.read(m["a"], "m", 25.0) - curves.read(m["b"], "m", 25.0), settings()
   )
   assert r["estimate"] == pytest.approx(1.0, abs=0.02)
   assert r["low"] < 1.0 < r["high"] and r["low"] > 0.9
-  assert claims.judged(r, "greater")["verdict"] == "holds"
+  assert curves.judged(r, "greater")["verdict"] == "holds"
   # beyond a curve's end: no interval, and why
-  far = claims.bootstrap_stat(arrays, lambda m: claims.read(m["b"], "m", 70.0), settings())
+  far = curves.bootstrap_stat(arrays, lambda m: curves.read(m["b"], "m", 70.0), settings())
   assert "low" not in far and "beyond" in far["why"]
 
 
 def test_a_curve_read_between_weights_and_rates():
   means = {"rate": 10 * WEIGHTS**-0.5}  # log rate linear in log w
-  assert claims.weight_at_rate(means, WEIGHTS, 10 * 0.3**-0.5) == pytest.approx(0.3, rel=1e-12)
-  assert claims.rate_at_weight(means, WEIGHTS, 0.05) == pytest.approx(10 * 0.05**-0.5, rel=1e-12)
-  assert np.isnan(claims.rate_at_weight(means, WEIGHTS, 2.0))
-  assert np.isnan(claims.weight_at_rate(means, WEIGHTS, 5.0))
+  assert curves.weight_at_rate(means, WEIGHTS, 10 * 0.3**-0.5) == pytest.approx(0.3, rel=1e-12)
+  assert curves.rate_at_weight(means, WEIGHTS, 0.05) == pytest.approx(10 * 0.05**-0.5, rel=1e-12)
+  assert np.isnan(curves.rate_at_weight(means, WEIGHTS, 2.0))
+  assert np.isnan(curves.weight_at_rate(means, WEIGHTS, 5.0))
 
 
 def test_the_optimal_sigma_elbo_is_the_best_gaussian_elbo_over_sigma():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from vae.evaluation import figures as eval_figures
-from vae.study import claims, per_run
+from vae.study import claims, curves, per_run
 
 # The measures the curves show: (key of per_image.npz or ``per_run``, axis label).
 RECONSTRUCTION_CURVES = (
@@ -115,7 +115,7 @@ def sigma_vae_figure(path: str, arrays: dict, weights: dict, sigma0: float) -> N
   fixed, shared = arrays.get(claims.MSE), arrays.get(claims.SHARED)
   fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
   if fixed is not None:
-    m = claims.means_of(fixed)
+    m = curves.means_of(fixed)
     left.plot(m["rate"], m["intensity/mse"], marker="o", label=f"{claims.MSE} (over w)")
     for w, r, v in zip(weights[claims.MSE], m["rate"], m["intensity/mse"]):
       left.annotate(f"{w:g}", (r, v), fontsize=7, textcoords="offset points", xytext=(3, 3))
@@ -123,7 +123,7 @@ def sigma_vae_figure(path: str, arrays: dict, weights: dict, sigma0: float) -> N
       right.plot(weights[claims.MSE], claims.optimal_sigma_elbo(m, sigma0), marker="o",
                  label=f"{claims.MSE}, optimal sigma")  # fmt: skip
   if shared is not None:
-    m = claims.means_of(shared)
+    m = curves.means_of(shared)
     left.plot(m["rate"], m["intensity/mse"], marker="s", ls=":", label=f"{claims.SHARED} (over w)")
     one = claims.index_of_one(weights[claims.SHARED])
     if one is not None:
