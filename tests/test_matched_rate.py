@@ -108,7 +108,7 @@ def test_a_tiny_rate_study_writes_curves_and_matched_rate_verdicts(tmp_path):
   assert re.search(
     r"\| F8 \| \*\*\(a\) (holds|does not hold|no difference detected|not computed)", claims_table
   )
-  rows = [line for line in text.splitlines() if line.startswith("| F") and "| rate " in line]
+  rows = [line for line in text.splitlines() if line.startswith("| ") and "| rate " in line]
   assert len(rows) == 3 * len(c.rate_comparisons)  # three common rates each
   # Each cell of a comparison between two decoders on the axis is computed (the rate, both
   # values, the interval and the verdict) or says why not: at this size the seeds' rates differ
