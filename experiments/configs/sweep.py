@@ -55,11 +55,9 @@ Variants (``sweep.py:<variant>``):
   (the same for every run: paired comparisons), K = 100, 15-NN fit on 5,000 training images, 500
   generated images; the F9 comparisons and trends of the Bernoulli against the continuous
   Bernoulli and the learned-sigma Gaussian, 2,000 bootstrap replicates. 60 runs.
-  Why this budget: the larger one is the committed sweep's (30 epochs of batch 32, 9,360 steps:
-  what the learned sigma needed at gamma = 0.45, experiments/results/sweep_cpu/NOTES.md), now
-  annealed; the smaller halves it, so a verdict that depends on the learned sigma's progress is
-  marked budget-dependent (the previous sweep's notes said 30 epochs were what the learned sigma
-  needed at gamma = 0.45). Measured: 40 minutes of training and 11 of evaluation for the 60 runs
+  Why this budget: the larger one is the previous sweep's (30 epochs of batch 32, 9,360 steps:
+  what its learned sigma needed at gamma = 0.45), now annealed; the smaller halves it, so a
+  verdict that depends on the learned sigma's progress is marked budget-dependent. Measured: 40 minutes of training and 11 of evaluation for the 60 runs
   (1 hour of wall clock on the 2-core CPU). Expected: experiments/results/sweep_cpu/REPORT.md; the
   F9 trend against the CB holds at both budgets (BCE's 15-NN difference falls by -0.097
   [-0.124, -0.071] from gamma -0.5 to 0.25 at 30 epochs).
