@@ -37,6 +37,17 @@ CURVES_CAPTION = (
 )
 
 
+def _save_with_legend_below(plt, fig, ax, path: str, bottom: float) -> None:
+  """One legend (``ax``'s decoders) below the panels, which keep the figure above ``bottom``."""
+  handles, labels = ax.get_legend_handles_labels()
+  fig.legend(
+    handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7, frameon=False
+  )
+  fig.tight_layout(rect=(0, bottom, 1, 1))
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
 def curves_figure(path: str, arrays: dict, curves=RECONSTRUCTION_CURVES) -> None:
   """One panel per measure of ``curves``: each decoder's mean over seeds against its rate, with
   the band of its seeds (min to max of the per-seed means), rate on a log axis."""
@@ -59,13 +70,7 @@ def curves_figure(path: str, arrays: dict, curves=RECONSTRUCTION_CURVES) -> None
     ax.title.set_fontsize(9)
   for ax in axes.ravel()[len(shown) :]:
     ax.axis("off")
-  handles, labels = axes[0, 0].get_legend_handles_labels()
-  fig.legend(
-    handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7, frameon=False
-  )
-  fig.tight_layout(rect=(0, 0.06, 1, 1))
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _save_with_legend_below(plt, fig, axes[0, 0], path, 0.06)
 
 
 LEARNING_CAPTION = (
@@ -92,12 +97,7 @@ def learning_curves_figure(path: str, grid: dict) -> None:
     ax.set(yscale="log", xlabel="epoch", title=f"KL weight {w:g}")
     ax.title.set_fontsize(9)
   axes[0, 0].set_ylabel("held-out squared error")
-  handles, labels = axes[0, 0].get_legend_handles_labels()
-  fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7,
-             frameon=False)  # fmt: skip
-  fig.tight_layout(rect=(0, 0.1, 1, 1))
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _save_with_legend_below(plt, fig, axes[0, 0], path, 0.1)
 
 
 SIGMA_CAPTION = (

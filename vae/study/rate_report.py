@@ -186,14 +186,17 @@ def write_rate_report(workdir: str, config, results: dict) -> str:
   sigma0 = sigma0_of(grids)
   found = claims.answers(config, judged, arrays, weights_of, sigma0)
   final = max(grids)
-  figure = lambda name: os.path.join(workdir, name)  # noqa: E731
-  rate_figures.curves_figure(figure("rate_distortion.png"), arrays[final])
+  rate_figures.curves_figure(os.path.join(workdir, "rate_distortion.png"), arrays[final])
   rate_figures.curves_figure(
-    figure("samples_and_latents.png"), arrays[final], rate_figures.SAMPLE_AND_LATENT_CURVES
+    os.path.join(workdir, "samples_and_latents.png"),
+    arrays[final],
+    rate_figures.SAMPLE_AND_LATENT_CURVES,
   )
-  rate_figures.learning_curves_figure(figure("learning_curves.png"), grids[final])
+  rate_figures.learning_curves_figure(os.path.join(workdir, "learning_curves.png"), grids[final])
   if sigma0 is not None:
-    rate_figures.sigma_vae_figure(figure("sigma_vae.png"), arrays[final], weights_of[final], sigma0)
+    rate_figures.sigma_vae_figure(
+      os.path.join(workdir, "sigma_vae.png"), arrays[final], weights_of[final], sigma0
+    )
   shared = sorted(set.intersection(*(set(runs) for g in grids.values() for runs in g.values())))
   extra = {
     d: sorted(set(runs) - set(shared))
@@ -226,7 +229,7 @@ def write_rate_report(workdir: str, config, results: dict) -> str:
     "## Curves",
     "",
     *sections.figure("rate_distortion.png", rate_figures.CURVES_CAPTION),
-    *sections.figure("samples_and_latents.png"),
+    *sections.os.path.join(workdir, "samples_and_latents.png"),
     *sections.figure("learning_curves.png", rate_figures.LEARNING_CAPTION),
     *(sections.figure("sigma_vae.png", rate_figures.SIGMA_CAPTION) if sigma0 is not None else []),
     *sections.runs(

@@ -60,10 +60,6 @@ def judge_all(config, runs_by_budget: dict) -> list[dict]:
 RATE_KEY = "elbo/kl"  # the per-image KL of the final evaluation: the rate beside every verdict
 
 
-def _fmt(v: float) -> str:
-  return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.1f}"
-
-
 def verdict_lines(judged: list[dict], settings) -> list[str]:
   """The verdict table: per comparison and budget, A and B, A - B with its interval and the
   verdict, each decoder's rate; the overall verdict across budgets."""
@@ -79,22 +75,7 @@ def verdict_lines(judged: list[dict], settings) -> list[str]:
   ]
   for item in judged:
     c = item["comparison"]
-    cells = []
-    for b in budgets:
-      r = item["by_budget"][b]
-      if r.get("verdict") is None:
-        cells.append(f"not computed: {r.get('why', '')}")
-        continue
-      rate = ""
-      if "a_rate" in r and "b_rate" in r:
-        rate = f"; KL {r['a_rate']:.1f}, {r['b_rate']:.1f}"
-      seeds = "" if r["seeds"][0] == r["seeds"][1] else f" ({r['seeds'][0]}/{r['seeds'][1]} seeds)"
-      if r["n"] < r["of"]:
-        seeds += f" (on the {r['n']} of {r['of']} images that have it for both)"
-      cells.append(
-        f"{_fmt(r['a_mean'])}, {_fmt(r['b_mean'])}; {_fmt(r['estimate'])} "
-        f"[{_fmt(r['low'])}, {_fmt(r['high'])}]: {r['verdict']}{rate}{seeds}"
-      )
+    cells = [sections.verdict_cell(item["by_budget"][b]) for b in budgets]
     arrow = ">" if c.direction == "greater" else "<"
     lines.append(
       f"| {c.claim} | {c.statement} | `{c.measure}` | `{c.a}` {arrow} `{c.b}` | "

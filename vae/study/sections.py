@@ -45,6 +45,28 @@ def column_definitions(columns: dict[str, Column], *, warped: bool = False) -> l
   return out
 
 
+def number(v: float) -> str:
+  """A number of a verdict cell: 4 significant digits, or one decimal above 10^4."""
+  return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.1f}"
+
+
+def verdict_cell(r: dict) -> str:
+  """One budget's cell of a named-pair verdict (``verdicts.judge``'s result): A, B; A - B
+  [interval]: verdict; each decoder's KL; seeds when they differ; the images compared when not
+  all; or why it was not computed."""
+  if r.get("verdict") is None:
+    return f"not computed: {r.get('why', '')}"
+  rate = f"; KL {r['a_rate']:.1f}, {r['b_rate']:.1f}" if "a_rate" in r and "b_rate" in r else ""
+  seeds = "" if r["seeds"][0] == r["seeds"][1] else f" ({r['seeds'][0]}/{r['seeds'][1]} seeds)"
+  images = (
+    f" (on the {r['n']} of {r['of']} images that have it for both)" if r["n"] < r["of"] else ""
+  )
+  return (
+    f"{number(r['a_mean'])}, {number(r['b_mean'])}; {number(r['estimate'])} "
+    f"[{number(r['low'])}, {number(r['high'])}]: {r['verdict']}{rate}{seeds}{images}"
+  )
+
+
 def per_decoder_text(config) -> str:
   """The settings that differ for some of the grid's decoders (``config.per_decoder``; entries
   for decoders outside ``config.decoders`` are not run, so not mentioned), in words."""

@@ -176,8 +176,7 @@ def judge_trends(config, arrays: dict, values) -> list[dict]:
   return out
 
 
-def _fmt(v: float) -> str:
-  return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.1f}"
+_fmt = sections.number
 
 
 def _pair(c: verdicts.Comparison) -> str:
@@ -207,18 +206,7 @@ def verdict_lines(judged: list[dict], budgets, axis: str, fmt_value, settings) -
   ]
   for item in judged:
     c = item["comparison"]
-    cells = []
-    for b in budgets:
-      r = item["by_budget"][b]
-      if r.get("verdict") is None:
-        cells.append(f"not computed: {r.get('why', '')}")
-        continue
-      rate = f"; KL {r['a_rate']:.1f}, {r['b_rate']:.1f}" if "a_rate" in r and "b_rate" in r else ""
-      seeds = "" if r["seeds"][0] == r["seeds"][1] else f" ({r['seeds'][0]}/{r['seeds'][1]} seeds)"
-      cells.append(
-        f"{_fmt(r['a_mean'])}, {_fmt(r['b_mean'])}; {_interval(r)}: {r['verdict']}{rate}"
-        f"{seeds}{_images(r)}"
-      )
+    cells = [sections.verdict_cell(item["by_budget"][b]) for b in budgets]
     lines.append(
       f"| {c.claim} | {c.statement} | `{c.measure}` | {_pair(c)} | {fmt_value(item['value'])} | "
       + " | ".join(cells)
