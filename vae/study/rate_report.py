@@ -229,7 +229,7 @@ def write_rate_report(workdir: str, config, results: dict) -> str:
     "## Curves",
     "",
     *sections.figure("rate_distortion.png", rate_figures.CURVES_CAPTION),
-    *sections.os.path.join(workdir, "samples_and_latents.png"),
+    *sections.figure("samples_and_latents.png"),
     *sections.figure("learning_curves.png", rate_figures.LEARNING_CAPTION),
     *(sections.figure("sigma_vae.png", rate_figures.SIGMA_CAPTION) if sigma0 is not None else []),
     *sections.runs(
