@@ -43,6 +43,30 @@ def test_verdicts_follow_the_numbers_and_the_tolerances():
   assert [r["verdict"] for r in iwae_rows] == ["needs an accelerator"]
 
 
+def test_a_folder_without_checkpoints_gives_the_same_rows(tmp_path):
+  """--from_files: the evaluations a committed folder keeps (runs/<decoder>/eval.json) give the
+  rows the in-memory results gave; a decoder without a run says so; an empty folder is an error
+  that names it."""
+  from vae import workdir as wd
+
+  config = reproduce.get_config("cb_paper")
+  config.study.decoders = ("bernoulli", "continuous_bernoulli")
+  with pytest.raises(FileNotFoundError, match="holds no evaluated run.*without --from_files"):
+    reproduction.results_from_files(str(tmp_path), config)
+  results = {
+    "bernoulli": _result(**{"reading_elbos/cb_lambda": (1000.0, 1010.0),
+                            "reading_elbos/cb_mean_knots": (1400.0, 1420.0)}),
+  }  # fmt: skip
+  (tmp_path / "runs" / "bernoulli").mkdir(parents=True)
+  wd.write_json(str(tmp_path / "runs" / "bernoulli" / "eval.json"), results["bernoulli"])
+  read = reproduction.results_from_files(str(tmp_path), config)
+  assert read == results
+  rows = {r["name"]: r for r in reproduction.compare(config, read)[0]}
+  knots = [r for name, r in rows.items() if "100-knot" in name]
+  assert len(knots) == 1 and knots[0]["ours"] == 1410.0 and knots[0]["verdict"] == "reproduced"
+  assert rows["CB VAE, test ELBO"]["verdict"] == reproduction.NEEDS_ACCELERATOR
+
+
 def test_unknown_anchor_is_named():
   with pytest.raises(ValueError, match="'sigma_vae'.*cb_paper"):
     reproduce.get_config("sigma_vae")

@@ -16,6 +16,7 @@ import numpy as np
 
 from vae import evaluation
 from vae import workdir as wd
+from vae.study import grid
 
 NEEDS_ACCELERATOR = "needs an accelerator"
 
@@ -107,6 +108,24 @@ def compare(config, results: dict) -> tuple[list[dict], list[dict]]:
       row.update(values=means, verdict="holds" if holds else "does not hold")
     orderings.append(row)
   return rows, orderings
+
+
+def results_from_files(workdir: str, config) -> dict:
+  """decoder -> the evaluation its run left in ``workdir`` (runs/<decoder>/eval.json), for every
+  decoder of the anchor's study that has one: the study's results as they were, read from a
+  folder whose checkpoints are gone (a committed results folder). FileNotFoundError if none."""
+  results = {}
+  for decoder in config.study.decoders:
+    path = os.path.join(grid.cell_dir(workdir, config.study, None, decoder), "eval.json")
+    if os.path.exists(path):
+      results[decoder] = wd.read_json(path)
+  if not results:
+    raise FileNotFoundError(
+      f"--workdir {workdir!r} holds no evaluated run of the decoders "
+      f"{list(config.study.decoders)} (runs/<decoder>/eval.json): run the reproduction first, "
+      "without --from_files"
+    )
+  return results
 
 
 def _fmt(x: float) -> str:
