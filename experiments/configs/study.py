@@ -20,6 +20,13 @@ Variants (``study.py:<variant>``):
   training and 35 of evaluation for the 66 runs (1.6 hours of wall clock while another study
   shared the 2 cores). The continuous Bernoulli also runs at weights 3, 10 and 30
   (``extra_kl_weights``): unclipped, it sits at 100-1,500 nats over 0.01-1.
+* ``rate_sigma``: ``--config experiments/configs/study.py:rate_sigma --workdir
+  runs/study_rate_sigma``; F12, the sigma-VAE test, where the learned sigma has converged:
+  ``rate``'s fixed-sigma curve and learned shared sigma at 10 and 20 epochs (20 runs). Measured:
+  11 minutes of training and 7 of evaluation. Expected: experiments/results/study_rate_sigma/
+  (at 20 epochs sigma_L = 0.115 against its optimum 0.117, w_L = 0.026 beside the curve's best
+  weight 0.03, and an ELBO 13.0 [7.2, 18.2] nats above the curve's best: below the curve, not
+  on it).
 * ``rate_smoke``: the rate axis's plumbing (BCE, MSE and the learned sigma at three KL weights,
   the smoke model; 2-4 minutes); run by the tests.
 * ``cpu`` (default): the command above; a real but short study for a 2-core CPU, at two budgets
