@@ -18,10 +18,11 @@ Anchors (numbers: ``shared/docs/reference-protocols.md``):
   ``logits_from_mean_knots``: up to 0.006 off in lambda, 0.12 in the mean); and the orderings
   its figures show. Tolerance 30 nats (2%): the paper averages 10 runs and states neither its
   batch size nor the spread; the notebooks' settings are followed otherwise.
-  The command above (2 seeds, B and CB, 100 epochs) takes about 95 minutes on a 2-core CPU
-  (77 of training, 16 of evaluation). Expected: CB ELBO 1470.8 ± 1.8 (reproduced), B under CB
-  1144.0 ± 8.4 (reproduced), with the exact inverse-mean map 1456.1 ± 3.2 (not reproduced: +40),
-  with the paper code's 100-knot map not yet evaluated (the committed results predate the row);
+  The command above (2 seeds, B and CB, 100 epochs) takes about 45 minutes on a 2-core CPU
+  (37 of training, 8 of evaluation; measured 2026-12-02). Expected: CB ELBO 1470.2 ± 1.6
+  (reproduced), B under CB 1143.2 ± 0.8 (reproduced), with the exact inverse-mean map 1456.4 ±
+  0.9 (not reproduced: +40), with the paper code's 100-knot map 1416.0 ± 0.2 (reproduced: the
+  paper's 1416 is its approximate map);
   experiments/results/reproduce_cb_paper/ (REPRODUCTION.md, NOTES.md).
 * ``iwae`` (Burda et al. 2016; ``study.py:iwae``): the one-layer VAE trained with k = 1, test NLL
   86.76 nats with K = 5000; tolerance 1 nat (independent reimplementations land within about
