@@ -15,7 +15,7 @@ def _result(epoch=100, **values):
   """An evaluation with two seeds; values: flat key -> (seed 0, seed 1) means."""
   per_seed = [{k: {"mean": v[s]} if "/" in k or k == "elbo" else v[s] for k, v in values.items()}
               for s in range(2)]  # fmt: skip
-  return {"epoch": epoch, "per_seed": per_seed}
+  return {"epoch": epoch, "num_seeds": 2, "per_seed": per_seed}
 
 
 def test_verdicts_follow_the_numbers_and_the_tolerances():
@@ -45,12 +45,13 @@ def test_verdicts_follow_the_numbers_and_the_tolerances():
 
 def test_a_folder_without_checkpoints_gives_the_same_rows(tmp_path):
   """--from_files: the evaluations a committed folder keeps (runs/<decoder>/eval.json) give the
-  rows the in-memory results gave; a decoder without a run says so; an empty folder is an error
-  that names it."""
+  rows the in-memory results gave; a decoder without a run says so; an empty folder, a number
+  of seeds or a setting other than the folder's are errors that name them."""
   from vae import workdir as wd
 
   config = reproduce.get_config("cb_paper")
   config.study.decoders = ("bernoulli", "continuous_bernoulli")
+  config.study.train.num_seeds = 2
   with pytest.raises(FileNotFoundError, match="holds no evaluated run.*without --from_files"):
     reproduction.results_from_files(str(tmp_path), config)
   results = {
@@ -61,6 +62,14 @@ def test_a_folder_without_checkpoints_gives_the_same_rows(tmp_path):
   wd.write_json(str(tmp_path / "runs" / "bernoulli" / "eval.json"), results["bernoulli"])
   read = reproduction.results_from_files(str(tmp_path), config)
   assert read == results
+  config.study.train.num_seeds = 10
+  with pytest.raises(wd.ConfigMismatchError, match="2 seed.*the config 10.*num_seeds=2"):
+    reproduction.results_from_files(str(tmp_path), config)
+  wd.write_json(str(tmp_path / "study_config.json"), wd.config_to_dict(config.study))
+  config.study.train.batch_size = 64
+  with pytest.raises(wd.ConfigMismatchError, match="other settings.*batch_size: 50 there, 64 now"):
+    reproduction.results_from_files(str(tmp_path), config)
+  config.study.train.batch_size, config.study.train.num_seeds = 50, 2
   rows = {r["name"]: r for r in reproduction.compare(config, read)[0]}
   knots = [r for name, r in rows.items() if "100-knot" in name]
   assert len(knots) == 1 and knots[0]["ours"] == 1410.0 and knots[0]["verdict"] == "reproduced"

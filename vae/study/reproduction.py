@@ -113,12 +113,28 @@ def compare(config, results: dict) -> tuple[list[dict], list[dict]]:
 def results_from_files(workdir: str, config) -> dict:
   """decoder -> the evaluation its run left in ``workdir`` (runs/<decoder>/eval.json), for every
   decoder of the anchor's study that has one: the study's results as they were, read from a
-  folder whose checkpoints are gone (a committed results folder). FileNotFoundError if none."""
+  folder whose checkpoints are gone (a committed results folder). FileNotFoundError if none;
+  ConfigMismatchError if the config's settings differ from the folder's study_config.json, or a
+  run's number of seeds from the config's (the report would describe another protocol)."""
+  saved = os.path.join(workdir, grid.STUDY_CONFIG_FILE)
+  if os.path.exists(saved):
+    changed = grid.differences(wd.read_json(saved), wd.config_to_dict(config.study))
+    if changed:
+      raise wd.ConfigMismatchError(
+        f"--workdir {workdir!r} was made with other settings ({'; '.join(changed[:6])}); give "
+        f"the settings of {saved} (e.g. the same --config.study.* overrides as its command)"
+      )
   results = {}
   for decoder in config.study.decoders:
     path = os.path.join(grid.cell_dir(workdir, config.study, None, decoder), "eval.json")
     if os.path.exists(path):
       results[decoder] = wd.read_json(path)
+      seeds = grid.run_config(config.study, decoder).num_seeds
+      if results[decoder].get("num_seeds") != seeds:
+        raise wd.ConfigMismatchError(
+          f"{path} has {results[decoder].get('num_seeds')} seed(s), the config {seeds}: give "
+          f"--config.study.train.num_seeds={results[decoder].get('num_seeds')}"
+        )
   if not results:
     raise FileNotFoundError(
       f"--workdir {workdir!r} holds no evaluated run of the decoders "
