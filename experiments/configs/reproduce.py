@@ -22,7 +22,7 @@ Anchors (numbers: ``shared/docs/reference-protocols.md``):
   (37 of training, 8 of evaluation; measured 2026-12-02). Expected: CB ELBO 1470.2 ± 1.6
   (reproduced), B under CB 1143.2 ± 0.8 (reproduced), with the exact inverse-mean map 1456.4 ±
   0.9 (not reproduced: +40), with the paper code's 100-knot map 1416.0 ± 0.2 (reproduced: the
-  paper's 1416 is its approximate map);
+  paper's 1416 matches its code's approximate map);
   experiments/results/reproduce_cb_paper/ (REPRODUCTION.md, NOTES.md).
 * ``iwae`` (Burda et al. 2016; ``study.py:iwae``): the one-layer VAE trained with k = 1, test NLL
   86.76 nats with K = 5000; tolerance 1 nat (independent reimplementations land within about

@@ -42,8 +42,8 @@ Variants (``study.py:<variant>``):
   four decoders, 784-500-500-20, ReLU, dropout 0.1, dequantized MNIST, batch 50, gradient clip 1,
   lambda clip 1e-4, Adam 1e-3 (1e-4 for the Gaussian), 100 epochs, 10 seeds, IW estimates with
   K = 100. For a GPU or TPU (on a 2-core CPU one decoder's 2 seeds take 15-42 minutes of
-  training, by the load). Expected: the paper's CB ELBO of 1470 nats; ``experiments.reproduce`` compares it
-  with the paper's numbers.
+  training, by the load). Expected: the paper's CB ELBO of 1470 nats; ``experiments.reproduce``
+  compares it with the paper's numbers.
 * ``iwae``: ``--config experiments/configs/study.py:iwae``; Burda et al. 2016: Bernoulli decoder
   on dynamically binarized MNIST, 784-200-200-50 tanh, Glorot init, Adam(0.9, 0.999, 1e-4), batch
   20, 3280 epochs with lr 1e-3 * 10^(-i/7) for 3^i epochs. For a GPU or TPU (days on CPU; not run
